@@ -1,0 +1,132 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet, prefetch_related_objects
+from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import selectors, services
+from .models import Attendee, Event, Visit
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("inside", _("Inside")), ("left", _("Left")), ("never", _("Never checked in"))]
+
+    def queryset(self, request, queryset):
+        match self.value():
+            case "inside":
+                return queryset.filter(is_checked_in=True)
+            case "left":
+                return queryset.filter(is_checked_out=True)
+            case "never":
+                return queryset.filter(is_checked_in=False, is_checked_out=False)
+        return queryset
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["name", "starts_at", "ends_at"]
+    search_fields = ["name"]
+    date_hierarchy = "starts_at"
+
+
+@admin.register(Attendee)
+class AttendeeAdmin(admin.ModelAdmin):
+    list_display = ["last_name", "first_name", "email", "event", "state", "last_checked_in_at", "last_checked_out_at"]
+    list_display_links = ["last_name", "first_name"]
+    list_filter = ["event", StateFilter]
+    search_fields = ["first_name", "last_name", "email"]
+    actions = ["check_in_selected", "check_out_selected"]
+    fields = ["event", "first_name", "last_name", "email", "state", "checkin_times", "checkout_times"]
+    readonly_fields = ["state", "checkin_times", "checkout_times"]
+    list_select_related = ["event"]
+
+    def get_queryset(self, request) -> QuerySet[Attendee]:
+        return selectors.attendees_for_changelist(super().get_queryset(request))
+
+    def get_object(self, request, object_id, from_field=None):
+        attendee = super().get_object(request, object_id, from_field)
+        if attendee is not None:
+            # The change page shows the times.
+            prefetch_related_objects([attendee], selectors.visits_prefetch())
+        return attendee
+
+    def has_record_attendance_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.record_attendance")
+
+    @admin.display(description=_("state"))
+    def state(self, attendee: Attendee) -> str:
+        if getattr(attendee, "is_checked_in", False):
+            return _("Inside")
+        if getattr(attendee, "is_checked_out", False):
+            return _("Left")
+        return _("Never checked in")
+
+    @admin.display(description=_("last check-in"), ordering="last_checked_in_at")
+    def last_checked_in_at(self, attendee: Attendee):
+        return attendee.last_checked_in_at
+
+    @admin.display(description=_("last check-out"), ordering="last_checked_out_at")
+    def last_checked_out_at(self, attendee: Attendee):
+        return attendee.last_checked_out_at
+
+    @admin.display(description=_("check-in times (UTC)"))
+    def checkin_times(self, attendee: Attendee):
+        return _times_list(selectors.checkin_times(attendee)) if attendee.pk else "-"
+
+    @admin.display(description=_("check-out times (UTC)"))
+    def checkout_times(self, attendee: Attendee):
+        return _times_list(selectors.checkout_times(attendee)) if attendee.pk else "-"
+
+    @admin.action(description=_("Check in selected attendees"), permissions=["record_attendance"])
+    def check_in_selected(self, request, queryset: QuerySet[Attendee]) -> None:
+        result = services.bulk_check_in(attendees=queryset, by=request.user)
+        done = ngettext("Checked in %(done)d attendee", "Checked in %(done)d attendees", result.done)
+        skipped = ngettext(
+            "skipped %(skipped)d who was already inside", "skipped %(skipped)d who were already inside", result.skipped
+        )
+        self.report(request, result, done, skipped)
+
+    @admin.action(description=_("Check out selected attendees"), permissions=["record_attendance"])
+    def check_out_selected(self, request, queryset: QuerySet[Attendee]) -> None:
+        result = services.bulk_check_out(attendees=queryset, by=request.user)
+        done = ngettext("Checked out %(done)d attendee", "Checked out %(done)d attendees", result.done)
+        skipped = ngettext(
+            "skipped %(skipped)d who was not inside", "skipped %(skipped)d who were not inside", result.skipped
+        )
+        self.report(request, result, done, skipped)
+
+    def report(self, request, result: services.BulkResult, done: str, skipped: str) -> None:
+        message = done % {"done": result.done}
+        if result.skipped:
+            message += "; " + skipped % {"skipped": result.skipped}
+        self.message_user(request, f"{message}.", messages.SUCCESS if result.done else messages.WARNING)
+
+
+def _times_list(times) -> str:
+    if not times:
+        return "-"
+    return format_html_join("", "<div>{}</div>", ((at.isoformat().replace("+00:00", "Z"),) for at in times))
+
+
+@admin.register(Visit)
+class VisitAdmin(admin.ModelAdmin):
+    """The history, read-only: visits are recorded by check-ins and check-outs only."""
+
+    list_display = ["attendee", "checked_in_at", "checked_in_by", "checked_out_at", "checked_out_by"]
+    list_filter = ["attendee__event"]
+    list_select_related = ["attendee", "checked_in_by", "checked_out_by"]
+    search_fields = ["attendee__first_name", "attendee__last_name", "attendee__email"]
+    date_hierarchy = "checked_in_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,33 @@
+"""The one place where domain errors become HTTP responses."""
+
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from ..exceptions import AttendanceError
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the attendee's state."
+    default_code = "conflict"
+
+
+class IdempotencyKeyMismatch(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "This Idempotency-Key was already used for a different request."
+    default_code = "idempotency_key_reused"
+
+
+def conflict_body(error: AttendanceError) -> dict[str, str]:
+    return {"detail": error.detail, "code": error.code}
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus domain errors as 409s; coded errors get `{"detail", "code"}`."""
+    if isinstance(exc, AttendanceError):
+        exc = Conflict(detail=exc.detail, code=exc.code)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, Conflict | IdempotencyKeyMismatch):
+        response.data = {"detail": str(exc.detail), "code": exc.detail.code}
+    return response

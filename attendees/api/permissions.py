@@ -1,0 +1,59 @@
+"""Who may do what. Reading needs `view_attendee`; writes need the model's add/change/
+delete permission; every check-in or check-out, however it is asked for, also needs
+`record_attendance`."""
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions
+
+from .serializers import STATE_FIELDS
+
+VIEW_ATTENDEE = "attendees.view_attendee"
+RECORD_ATTENDANCE = "attendees.record_attendance"
+
+ACTION_PERMISSIONS = {
+    "checkin": {RECORD_ATTENDANCE},
+    "checkout": {RECORD_ATTENDANCE},
+    "bulk_checkout": {RECORD_ATTENDANCE},
+    "create": {"attendees.add_attendee"},
+    "update": {"attendees.change_attendee"},
+    "partial_update": {"attendees.change_attendee"},
+    "destroy": {"attendees.delete_attendee"},
+}
+
+
+def _is_authenticated(request) -> bool:
+    return bool(request.user and request.user.is_authenticated)
+
+
+class AttendeePermission(BasePermission):
+    """Attendee data is private: every endpoint needs `view_attendee`, since every one
+    shows or reveals attendees, plus the permission of what it does."""
+
+    def has_permission(self, request, view) -> bool:
+        if not _is_authenticated(request):
+            return False
+        return request.user.has_perms({VIEW_ATTENDEE} | self.required(request, view.action))
+
+    @staticmethod
+    def required(request, action: str | None) -> set[str]:
+        needed = set(ACTION_PERMISSIONS.get(action, ()))
+        if action in {"create", "update", "partial_update"}:
+            sent = set(request.data) if isinstance(request.data, dict) else set()
+            if sent & set(STATE_FIELDS):
+                needed.add(RECORD_ATTENDANCE)
+            # A PATCH that only checks in or out is a check-in or check-out, not an edit.
+            if action == "partial_update" and sent and sent <= set(STATE_FIELDS):
+                needed.discard("attendees.change_attendee")
+        return needed
+
+
+class EventPermission(DjangoModelPermissions):
+    """Events are readable by whoever may see events or their attendees (door staff
+    pick an event); writes need the event's add/change/delete permission."""
+
+    def has_permission(self, request, view) -> bool:
+        if not _is_authenticated(request):
+            return False
+        if request.method in SAFE_METHODS:
+            user = request.user
+            return user.has_perm("attendees.view_event") or user.has_perm(VIEW_ATTENDEE)
+        return super().has_permission(request, view)

@@ -1,0 +1,205 @@
+import hashlib
+import json
+import re
+from collections.abc import Callable
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import filters, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+from .. import selectors, services
+from ..exceptions import AttendanceError, IdempotencyKeyReused
+from ..models import Attendee, Event
+from .exceptions import IdempotencyKeyMismatch, conflict_body, exception_handler
+from .filters import AttendeeFilter
+from .permissions import AttendeePermission, EventPermission
+from .serializers import (
+    AttendanceRequestSerializer,
+    AttendeeSerializer,
+    BulkCheckOutSerializer,
+    BulkResultSerializer,
+    ConflictSerializer,
+    EventSerializer,
+)
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")
+
+idempotency_key_parameter = OpenApiParameter(
+    IDEMPOTENCY_KEY,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Retry safely: the same key from the same user replays the first response "
+    "and records nothing new. 1 to 255 printable ASCII characters.",
+)
+conflict_response = OpenApiResponse(ConflictSerializer, description="Refused by the rules; nothing recorded.")
+key_reused_response = OpenApiResponse(
+    ConflictSerializer, description="The Idempotency-Key was used before with a different request."
+)
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ApiViewSet(viewsets.ModelViewSet):
+    pagination_class = Pagination
+
+    def get_exception_handler(self):
+        return exception_handler
+
+
+@extend_schema_view(destroy=extend_schema(responses={204: None, 409: conflict_response}))
+class EventViewSet(ApiViewSet):
+    queryset = Event.objects.all()
+    serializer_class = EventSerializer
+    permission_classes = [EventPermission]
+    filter_backends = [filters.SearchFilter, filters.OrderingFilter]
+    search_fields = ["name"]
+    ordering_fields = ["id", "name", "starts_at", "ends_at"]
+    lookup_value_regex = r"\d+"
+
+    def perform_destroy(self, instance):
+        services.delete_event(event=instance)
+
+
+@extend_schema_view(
+    create=extend_schema(responses={201: AttendeeSerializer, 409: conflict_response}),
+    update=extend_schema(responses={200: AttendeeSerializer, 409: conflict_response}),
+    partial_update=extend_schema(responses={200: AttendeeSerializer, 409: conflict_response}),
+    destroy=extend_schema(responses={204: None, 409: conflict_response}),
+)
+class AttendeeViewSet(ApiViewSet):
+    serializer_class = AttendeeSerializer
+    permission_classes = [AttendeePermission]
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filterset_class = AttendeeFilter
+    search_fields = ["first_name", "last_name", "email"]
+    ordering_fields = ["id", "first_name", "last_name", "email", "event"]
+    ordering = ["last_name", "first_name", "id"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        if self.action in {"list", "retrieve"}:
+            return selectors.attendees_with_times()
+        return Attendee.objects.all()
+
+    def get_serializer_class(self):
+        return {
+            "checkin": AttendanceRequestSerializer,
+            "checkout": AttendanceRequestSerializer,
+            "bulk_checkout": BulkCheckOutSerializer,
+        }.get(self.action, AttendeeSerializer)
+
+    def fresh(self, attendee: Attendee) -> dict:
+        """The attendee as stored now, with state and times."""
+        attendee = selectors.attendees_with_times(Attendee.objects.filter(pk=attendee.pk)).get()
+        return AttendeeSerializer(attendee, context=self.get_serializer_context()).data
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes, record = _split_state(serializer.validated_data)
+        attendee = services.save_attendee(attendee=Attendee(), changes=changes, record=record, by=request.user)
+        return Response(self.fresh(attendee), status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        attendee = self.get_object()
+        serializer = self.get_serializer(attendee, data=request.data, partial=kwargs.pop("partial", False))
+        serializer.is_valid(raise_exception=True)
+        changes, record = _split_state(serializer.validated_data)
+        services.save_attendee(attendee=attendee, changes=changes, record=record, by=request.user)
+        return Response(self.fresh(attendee))
+
+    def perform_destroy(self, instance):
+        services.delete_attendee(attendee=instance)
+
+    @extend_schema(
+        parameters=[idempotency_key_parameter],
+        responses={201: AttendeeSerializer, 409: conflict_response, 422: key_reused_response},
+    )
+    @action(detail=True, methods=["post"])
+    def checkin(self, request, pk=None):
+        """Check the attendee in now. Refused with 409 `already_checked_in` while inside."""
+        return self.record(request, services.check_in)
+
+    @extend_schema(
+        parameters=[idempotency_key_parameter],
+        responses={201: AttendeeSerializer, 409: conflict_response, 422: key_reused_response},
+    )
+    @action(detail=True, methods=["post"])
+    def checkout(self, request, pk=None):
+        """Check the attendee out now. Refused with 409 `not_checked_in` or `already_checked_out`."""
+        return self.record(request, services.check_out)
+
+    @extend_schema(
+        parameters=[idempotency_key_parameter],
+        responses={200: BulkResultSerializer, 422: key_reused_response},
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-checkout")
+    def bulk_checkout(self, request):
+        """Check out every selected attendee who is inside; the others are counted as skipped."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+
+        def perform():
+            result = services.bulk_check_out(attendees=serializer.attendees(), by=request.user)
+            return Response({"checked_out": result.done, "skipped": result.skipped})
+
+        return respond_once(request, perform)
+
+    def record(self, request, service: Callable) -> Response:
+        self.get_serializer(data=request.data).is_valid(raise_exception=True)
+        attendee = self.get_object()
+
+        def perform():
+            service(attendee=attendee, by=request.user)
+            return Response(self.fresh(attendee), status=status.HTTP_201_CREATED)
+
+        return respond_once(request, perform)
+
+
+def _split_state(validated_data: dict) -> tuple[dict, str | None]:
+    changes = dict(validated_data)
+    record = None
+    if changes.pop("is_checked_in", False):
+        record = "check_in"
+    if changes.pop("is_checked_out", False):
+        record = "check_out"
+    return changes, record
+
+
+def respond_once(request, perform: Callable[[], Response]) -> Response:
+    """Run `perform`, or, when the request has an Idempotency-Key this user sent before,
+    replay the first response (status and body) without running anything."""
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return perform()
+    if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
+        raise ValidationError({IDEMPOTENCY_KEY: ["Use 1 to 255 printable ASCII characters."]})
+    request_text = json.dumps([request.method, request.path, request.data], sort_keys=True, default=str)
+
+    def operation() -> tuple[int, object]:
+        try:
+            response = perform()
+        except AttendanceError as error:
+            return status.HTTP_409_CONFLICT, conflict_body(error)
+        return response.status_code, response.data
+
+    try:
+        status_code, body = services.run_once(
+            user=request.user,
+            key=key,
+            fingerprint=hashlib.sha256(request_text.encode()).hexdigest(),
+            operation=operation,
+        )
+    except IdempotencyKeyReused:
+        raise IdempotencyKeyMismatch() from None
+    return Response(body, status=status_code)

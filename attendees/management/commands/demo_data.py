@@ -1,0 +1,85 @@
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from attendees import services
+from attendees.models import Attendee, Event
+
+EVENT_NAME = "Demo Conference"
+# (first name, last name, what happens to them)
+PEOPLE = [
+    ("Ada", "Lovelace", "inside"),
+    ("Alan", "Turing", "inside"),
+    ("Grace", "Hopper", "back inside"),
+    ("Katherine", "Johnson", "inside"),
+    ("Edsger", "Dijkstra", "left"),
+    ("Barbara", "Liskov", "left"),
+    ("Donald", "Knuth", "left"),
+    ("Margaret", "Hamilton", "left twice"),
+    ("Dennis", "Ritchie", "never arrived"),
+    ("Frances", "Allen", "never arrived"),
+    ("John", "McCarthy", "never arrived"),
+    ("Radia", "Perlman", "never arrived"),
+]
+STEPS = {
+    "inside": ["in"],
+    "back inside": ["in", "out", "in"],
+    "left": ["in", "out"],
+    "left twice": ["in", "out", "in", "out"],
+    "never arrived": [],
+}
+ROLES = {
+    "Door staff": ["view_event", "view_attendee", "record_attendance"],
+    "Attendance viewers": ["view_event", "view_attendee"],
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Load a demo event with attendees in every state, the groups 'Door staff' and "
+        "'Attendance viewers', and an 'admin' superuser. Safe to run again: nothing is duplicated; "
+        "the admin password is reset and printed."
+    )
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        admin_user, password = self.admin()
+        for name, codenames in ROLES.items():
+            group, _ = Group.objects.get_or_create(name=name)
+            group.permissions.add(
+                *Permission.objects.filter(content_type__app_label="attendees", codename__in=codenames)
+            )
+        now = timezone.now()
+        event, _ = Event.objects.get_or_create(
+            name=EVENT_NAME, defaults={"starts_at": now - timedelta(hours=2), "ends_at": now + timedelta(hours=6)}
+        )
+        for first_name, last_name, story in PEOPLE:
+            attendee, created = Attendee.objects.get_or_create(
+                event=event,
+                email=f"{first_name}.{last_name}@example.org".lower(),
+                defaults={"first_name": first_name, "last_name": last_name},
+            )
+            if created:
+                for step in STEPS[story]:
+                    service = services.check_in if step == "in" else services.check_out
+                    service(attendee=attendee, by=admin_user)
+        token, _ = Token.objects.get_or_create(user=admin_user)
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo event {event.pk} ({event}) has {event.attendees.count()} attendees.")
+        )
+        self.stdout.write(f"Admin login: username admin, password {password}")
+        self.stdout.write(f"API token for admin: {token.key}")
+
+    def admin(self):
+        password = secrets.token_urlsafe(12)
+        user, _ = get_user_model().objects.get_or_create(username="admin", defaults={"email": "admin@example.org"})
+        user.is_staff = user.is_superuser = user.is_active = True
+        user.set_password(password)
+        user.save()
+        return user, password
