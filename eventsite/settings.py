@@ -123,8 +123,10 @@ STORAGES = {
         )
     },
 }
-# Serve files straight from the apps' static folders, so `collectstatic` is optional.
+# Serve files straight from the apps' static folders, so `collectstatic` is optional;
+# an asset missing from the manifest is served under its plain name rather than failing.
 WHITENOISE_USE_FINDERS = True
+WHITENOISE_MANIFEST_STRICT = False
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header is what turns "not logged in" into a 401.
