@@ -99,7 +99,7 @@ class ConflictSerializer(serializers.Serializer):
 
 class BulkCheckOutSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         allow_empty=False,
         max_length=10_000,
