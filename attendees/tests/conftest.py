@@ -73,7 +73,9 @@ def make_user(db):
             return User.objects.create_superuser(username=username or "root", password="pw", **fields)
         user = User.objects.create_user(username=username or role, password="pw", **fields)
         codenames = ROLE_PERMISSIONS[role]
-        user.user_permissions.add(*Permission.objects.filter(content_type__app_label="attendees", codename__in=codenames))
+        user.user_permissions.add(
+            *Permission.objects.filter(content_type__app_label="attendees", codename__in=codenames)
+        )
         return user
 
     return make

@@ -25,7 +25,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Checked out {_attendees(result.done)} of event {event.pk} ({event}); "
-                f"{result.skipped} were not inside."
+                f"skipped {result.skipped} who {'was' if result.skipped == 1 else 'were'} not inside."
             )
         )
 
