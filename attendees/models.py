@@ -91,7 +91,9 @@ class IdempotentRequest(models.Model):
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True)
-    body = models.JSONField(null=True)
+    # JSON text rather than a JSONField: PostgreSQL's jsonb would reorder the keys, and a
+    # replay must be the same body as the first response.
+    body = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

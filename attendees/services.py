@@ -13,6 +13,7 @@ Times always come from the server's clock (`timezone.now()`), never from a clien
 """
 
 import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -181,7 +182,8 @@ def run_once(*, user: User, key: str, fingerprint: str, operation: Callable[[], 
         if not created:
             if entry.fingerprint != fingerprint:
                 raise IdempotencyKeyReused()
-            return entry.status_code, entry.body
-        entry.status_code, entry.body = operation()
+            return entry.status_code, json.loads(entry.body)
+        status_code, body = operation()
+        entry.status_code, entry.body = status_code, json.dumps(body)
         entry.save(update_fields=["status_code", "body"])
-    return entry.status_code, entry.body
+    return status_code, body
