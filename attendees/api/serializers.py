@@ -1,5 +1,6 @@
 import datetime
 
+from django.db import models
 from rest_framework import serializers
 from rest_framework.fields import empty
 
@@ -32,6 +33,31 @@ class StateFlagField(serializers.BooleanField):
         return value
 
 
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: DRF would otherwise turn `5` into `"5"`."""
+
+    default_error_messages = {"not_a_string": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(StrictCharField, serializers.EmailField):
+    pass
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """Wrong types are a 400, not silently converted."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.EmailField: StrictEmailField,
+    }
+
+
 class TimesField(serializers.ListField):
     """A read-only list of UTC times, picked from the attendee by `select`."""
 
@@ -43,7 +69,7 @@ class TimesField(serializers.ListField):
         return super().to_representation(self.select(attendee))
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(StrictModelSerializer):
     starts_at = UTCDateTimeField(required=False, allow_null=True)
     ends_at = UTCDateTimeField(required=False, allow_null=True)
 
@@ -59,7 +85,7 @@ class EventSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class AttendeeSerializer(serializers.ModelSerializer):
+class AttendeeSerializer(StrictModelSerializer):
     """An attendee, their state and their times. The times are read-only: the server
     stamps them; a client that sends them is ignored."""
 
