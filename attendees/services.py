@@ -3,8 +3,8 @@
 Check-in opens a `Visit`, check-out closes the open one. The database enforces the
 rules, so they hold with any number of app servers and door scanners at once:
 
-- a check-in inserts a visit; the partial unique constraint "one open visit per
-  attendee" turns a concurrent second check-in into an integrity error, which
+- a check-in inserts a visit unless one is open; the partial unique constraint "one
+  open visit per attendee" makes a concurrent second check-in insert nothing, which
   becomes `AlreadyCheckedIn`;
 - a check-out is one conditional `UPDATE ... WHERE checked_out_at IS NULL`; of two
   concurrent check-outs the database lets exactly one match a row.
@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, ProtectedError, QuerySet, Value
-from django.db.models.functions import Greatest
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, ProtectedError, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from .exceptions import (
@@ -47,19 +47,15 @@ def _closing_time(now):
     return Greatest(Value(now), F("checked_in_at"))
 
 
-def check_in(*, attendee: Attendee, by: User | None) -> Visit:
+def check_in(*, attendee: Attendee, by: User | None) -> None:
     """Open a visit for `attendee` now.
 
     Refused with `AlreadyCheckedIn` while the attendee is inside; re-entry after a
-    check-out is allowed.
+    check-out is allowed. One INSERT that yields to any open visit, including one a
+    concurrent request is inserting, so of simultaneous check-ins exactly one succeeds.
     """
-    try:
-        with transaction.atomic():
-            return Visit.objects.create(attendee=attendee, checked_in_at=timezone.now(), checked_in_by=by)
-    except IntegrityError:
-        if Visit.objects.filter(attendee=attendee, checked_out_at__isnull=True).exists():
-            raise AlreadyCheckedIn() from None
-        raise
+    if not _open_visits(Attendee.objects.filter(pk=attendee.pk), by=by):
+        raise AlreadyCheckedIn()
 
 
 def check_out(*, attendee: Attendee, by: User | None) -> None:
@@ -97,17 +93,31 @@ def bulk_check_out(*, attendees: QuerySet[Attendee], by: User | None) -> BulkRes
 def bulk_check_in(*, attendees: QuerySet[Attendee], by: User | None) -> BulkResult:
     """Check in every attendee of `attendees` who is not inside; skip those who are.
 
-    Two queries whatever the number of attendees: a count and one
-    `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, so an attendee checked in
-    concurrently by someone else is skipped rather than failing the whole batch.
+    Two queries whatever the number of attendees: a count and one INSERT, so an
+    attendee checked in concurrently by someone else is skipped rather than failing
+    the whole batch.
     """
-    now = timezone.now()
+    with transaction.atomic():
+        selected = attendees.order_by().count()
+        done = _open_visits(attendees, by=by)
+    return BulkResult(done=done, skipped=selected - done)
+
+
+def _open_visits(attendees: QuerySet[Attendee], *, by: User | None) -> int:
+    """Insert a visit for each of `attendees` who is not inside; return how many.
+
+    One `INSERT ... SELECT ... ON CONFLICT DO NOTHING`: the SELECT skips those inside,
+    and the conflict clause skips those a concurrent transaction is checking in (the
+    one-open-visit constraint).
+    """
+    selected = attendees.order_by().values("pk")
+    now = Value(timezone.now())
     rows = (
-        Attendee.objects.filter(pk__in=attendees.order_by().values("pk"))
+        Attendee.objects.filter(pk__in=selected)
         .exclude(Exists(Visit.objects.filter(attendee=OuterRef("pk"), checked_out_at__isnull=True)))
         .order_by()
         .annotate(
-            stamp=Value(now),
+            stamp=Greatest(now, Coalesce(_last_check_out("pk"), now)),
             recorder=Value(by.pk if by else None, output_field=Visit._meta.get_field("checked_in_by").target_field),
         )
         .values_list("pk", "stamp", "recorder")
@@ -118,14 +128,27 @@ def bulk_check_in(*, attendees: QuerySet[Attendee], by: User | None) -> BulkResu
         connection.ops.quote_name(Visit._meta.get_field(name).column)
         for name in ("attendee", "checked_in_at", "checked_in_by")
     )
-    # The ORM has no INSERT ... SELECT; the SELECT itself is the ORM's own SQL.
-    insert_sql = f"INSERT INTO {table} ({columns}) {select_sql} ON CONFLICT DO NOTHING"
-    with transaction.atomic():
-        selected = attendees.order_by().count()
+    with transaction.atomic(savepoint=False):
+        # The ORM has no INSERT ... SELECT; the SELECT itself is the ORM's own SQL.
         with connection.cursor() as cursor:
-            cursor.execute(insert_sql, params)
-            done = cursor.rowcount
-    return BulkResult(done=done, skipped=selected - done)
+            cursor.execute(f"INSERT INTO {table} ({columns}) {select_sql} ON CONFLICT DO NOTHING", params)
+            opened = cursor.rowcount
+        if opened:
+            # The INSERT read the last check-out from its snapshot, taken before it
+            # waited on the constraint: a check-out committed meanwhile (with a later
+            # time) was not in it. Read again, now that it is committed, so a visit
+            # never starts before the previous one ended.
+            last_out = _last_check_out("attendee")
+            Visit.objects.filter(
+                attendee__in=selected, checked_out_at__isnull=True, checked_in_at__lt=last_out
+            ).update(checked_in_at=last_out)
+    return opened
+
+
+def _last_check_out(attendee_ref: str) -> Subquery:
+    """The latest check-out time of the attendee `OuterRef(attendee_ref)` points at."""
+    visits = Visit.objects.filter(attendee=OuterRef(attendee_ref), checked_out_at__isnull=False)
+    return Subquery(visits.order_by("-checked_out_at").values("checked_out_at")[:1])
 
 
 def save_attendee(
