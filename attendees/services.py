@@ -139,9 +139,9 @@ def _open_visits(attendees: QuerySet[Attendee], *, by: User | None) -> int:
             # time) was not in it. Read again, now that it is committed, so a visit
             # never starts before the previous one ended.
             last_out = _last_check_out("attendee")
-            Visit.objects.filter(
-                attendee__in=selected, checked_out_at__isnull=True, checked_in_at__lt=last_out
-            ).update(checked_in_at=last_out)
+            Visit.objects.filter(attendee__in=selected, checked_out_at__isnull=True, checked_in_at__lt=last_out).update(
+                checked_in_at=last_out
+            )
     return opened
 
 

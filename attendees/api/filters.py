@@ -1,4 +1,6 @@
 import django_filters
+from rest_framework import filters
+from rest_framework.exceptions import ValidationError
 
 from ..models import Attendee
 
@@ -20,3 +22,12 @@ class AttendeeFilter(django_filters.FilterSet):
     class Meta:
         model = Attendee
         fields = ["event", "is_checked_in", "is_checked_out"]
+
+
+class SearchFilter(filters.SearchFilter):
+    """DRF's search, with its errors under the `search` parameter's name."""
+
+    def get_search_terms(self, request):
+        if "\x00" in request.query_params.get(self.search_param, ""):
+            raise ValidationError({self.search_param: ["Null characters are not allowed."]})
+        return super().get_search_terms(request)

@@ -3,6 +3,8 @@ from rest_framework.routers import DefaultRouter
 from .views import AttendeeViewSet, EventViewSet
 
 router = DefaultRouter()
+# Ids are matched loosely (see ApiViewSet.lookup_value_regex), so no `.json` suffix routes.
+router.include_format_suffixes = False
 router.register("events", EventViewSet, basename="event")
 router.register("attendees", AttendeeViewSet, basename="attendee")
 

@@ -4,7 +4,6 @@ import re
 from collections.abc import Callable
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import filters, status, viewsets
 from rest_framework.decorators import action
@@ -16,8 +15,9 @@ from .. import selectors, services
 from ..exceptions import AttendanceError, IdempotencyKeyReused
 from ..models import Attendee, Event
 from .exceptions import IdempotencyKeyMismatch, conflict_body, exception_handler
-from .filters import AttendeeFilter
+from .filters import AttendeeFilter, SearchFilter
 from .permissions import AttendeePermission, EventPermission
+from .schema import AttendeesAutoSchema
 from .serializers import (
     AttendanceRequestSerializer,
     AttendeeSerializer,
@@ -32,7 +32,7 @@ IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")
 
 idempotency_key_parameter = OpenApiParameter(
     IDEMPOTENCY_KEY,
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     OpenApiParameter.HEADER,
     description="Retry safely: the same key from the same user replays the first response "
     "and records nothing new. 1 to 255 printable ASCII characters.",
@@ -51,6 +51,9 @@ class Pagination(PageNumberPagination):
 
 class ApiViewSet(viewsets.ModelViewSet):
     pagination_class = Pagination
+    schema = AttendeesAutoSchema()
+    # Any id reaches the view, which answers a JSON 404 for ids that are not numbers.
+    lookup_value_regex = "[^/]+"
 
     def get_exception_handler(self):
         return exception_handler
@@ -61,10 +64,9 @@ class EventViewSet(ApiViewSet):
     queryset = Event.objects.all()
     serializer_class = EventSerializer
     permission_classes = [EventPermission]
-    filter_backends = [filters.SearchFilter, filters.OrderingFilter]
+    filter_backends = [SearchFilter, filters.OrderingFilter]
     search_fields = ["name"]
     ordering_fields = ["id", "name", "starts_at", "ends_at"]
-    lookup_value_regex = r"\d+"
 
     def perform_destroy(self, instance):
         services.delete_event(event=instance)
@@ -79,12 +81,11 @@ class EventViewSet(ApiViewSet):
 class AttendeeViewSet(ApiViewSet):
     serializer_class = AttendeeSerializer
     permission_classes = [AttendeePermission]
-    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filter_backends = [DjangoFilterBackend, SearchFilter, filters.OrderingFilter]
     filterset_class = AttendeeFilter
     search_fields = ["first_name", "last_name", "email"]
     ordering_fields = ["id", "first_name", "last_name", "email", "event"]
     ordering = ["last_name", "first_name", "id"]
-    lookup_value_regex = r"\d+"
 
     def get_queryset(self):
         if self.action in {"list", "retrieve"}:

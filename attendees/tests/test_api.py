@@ -332,7 +332,10 @@ def test_an_invalid_filter_value_is_400_with_the_filter_named(admin_client_api, 
 def test_a_search_with_a_null_character_is_400_not_a_server_error(admin_client_api, make_attendee, url):
     make_attendee()
 
-    assert admin_client_api.get(url, {"search": "Ada\x00"}).status_code == 400
+    response = admin_client_api.get(url, {"search": "Ada\x00"})
+
+    assert response.status_code == 400
+    assert response.json() == {"search": ["Null characters are not allowed."]}
 
 
 @pytest.fixture
@@ -540,11 +543,15 @@ def test_an_attendee_is_shown_with_exactly_the_contract_keys(admin_client_api, a
 
 @pytest.mark.parametrize("attendee_id", ["999999", "abc", "1.5", "-1", "99999999999999999999999"])
 def test_an_unknown_or_non_numeric_attendee_id_is_404(admin_client_api, attendee, attendee_id):
-    assert admin_client_api.get(attendee_url(attendee_id)).status_code == 404
+    response = admin_client_api.get(attendee_url(attendee_id))
+
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/json"
+    assert set(response.json()) == {"detail"}
 
 
 @pytest.mark.parametrize("url", [checkin_url, checkout_url])
-@pytest.mark.parametrize("attendee_id", ["999999", "abc", "99999999999999999999999"])
+@pytest.mark.parametrize("attendee_id", ["999999", "abc", "99999999999999999999999", "1.5", "%C2%84"])
 def test_checking_in_or_out_an_unknown_or_non_numeric_id_is_404(admin_client_api, attendee, url, attendee_id):
     response = admin_client_api.post(url(attendee_id))
 
@@ -1225,3 +1232,14 @@ def test_the_docs_page_assets_are_served_locally(door_client, client):
     for asset in assets:
         assert asset.startswith("/static/")
         assert client.get(asset).status_code == 200
+
+
+def test_a_form_body_with_more_fields_than_django_allows_is_a_json_400(door_client, make_attendee):
+    ids = [make_attendee("inside").pk for _ in range(3)]
+    form = "&".join(f"ids={pk}" for pk in ids * 400)
+
+    response = door_client.post(BULK_CHECKOUT, form, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 400
+    assert "Send large requests as JSON" in response.json()["detail"]
+    assert not Visit.objects.filter(checked_out_at__isnull=False).exists()

@@ -89,7 +89,7 @@ def test_simultaneous_check_ins_and_check_outs_only_ever_answer_with_the_rules_a
     times = []
     for visit in Visit.objects.filter(attendee=attendee).order_by("checked_in_at", "id"):
         times += [visit.checked_in_at] + ([visit.checked_out_at] if visit.checked_out_at else [])
-    assert times == sorted(times), list(Visit.objects.filter(attendee=attendee).order_by("id").values_list("id", "checked_in_at", "checked_out_at"))
+    assert times == sorted(times)
     assert Visit.objects.filter(attendee=attendee, checked_out_at__isnull=True).count() <= 1
 
 
