@@ -1,0 +1,1 @@
+"""Load tests that run the site under gunicorn on PostgreSQL: `python -m loadtests.storm`."""
