@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include("attendees.api.urls")),
     path("api-auth/", include("rest_framework.urls")),
+    path("door/", include("attendees.urls")),
 ]
