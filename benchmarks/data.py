@@ -1,0 +1,101 @@
+"""Fast, untimed set-up: events, attendees, their visits and users, created with
+`bulk_create` so that every field the models declare gets its default."""
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from attendees.models import Attendee, Event, Visit
+
+BATCH_SIZE = 5_000
+DOOR_STAFF_PERMISSIONS = ["view_event", "view_attendee", "record_attendance"]
+
+
+def make_event(name: str, size: int) -> Event:
+    """An event with `size` attendees who have never checked in."""
+    event = Event.objects.create(name=name)
+    Attendee.objects.bulk_create(
+        (
+            Attendee(event=event, first_name=f"First{n}", last_name=f"Last{n:07d}", email=f"person{n}@example.org")
+            for n in range(size)
+        ),
+        batch_size=BATCH_SIZE,
+    )
+    return event
+
+
+def attendee_ids(event: Event) -> list[int]:
+    return list(Attendee.objects.filter(event=event).order_by("pk").values_list("pk", flat=True))
+
+
+def add_visits(ids: list[int], *, closed: bool, at: datetime | None = None, by=None) -> None:
+    """One visit for each attendee of `ids`, open (inside) or closed (left)."""
+    at = at or timezone.now() - timedelta(hours=1)
+    Visit.objects.bulk_create(
+        (
+            Visit(
+                attendee_id=pk,
+                checked_in_at=at,
+                checked_in_by=by,
+                checked_out_at=at + timedelta(minutes=30) if closed else None,
+                checked_out_by=by if closed else None,
+            )
+            for pk in ids
+        ),
+        batch_size=BATCH_SIZE,
+    )
+
+
+def add_history(attendee: Attendee, visits: int) -> None:
+    """`visits` earlier, closed visits of one attendee, a minute apart, ending an hour ago."""
+    start = timezone.now() - timedelta(hours=1, minutes=visits)
+    Visit.objects.bulk_create(
+        (
+            Visit(
+                attendee=attendee,
+                checked_in_at=start + timedelta(minutes=n),
+                checked_out_at=start + timedelta(minutes=n, seconds=30),
+            )
+            for n in range(visits)
+        ),
+        batch_size=BATCH_SIZE,
+    )
+
+
+def inside_event(name: str, size: int, by=None) -> Event:
+    """An event whose `size` attendees are all inside."""
+    event = make_event(name, size)
+    add_visits(attendee_ids(event), closed=False, by=by)
+    analyze()
+    return event
+
+
+def analyze() -> None:
+    """Refresh the planner's statistics after a bulk load, as autovacuum would in time."""
+    with connection.cursor() as cursor:
+        for model in (Attendee, Visit):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def make_superuser():
+    return get_user_model().objects.create_superuser(username=f"admin-{secrets.token_hex(4)}", password=None)
+
+
+def make_door_staff():
+    """A user in a "Door staff" group, as `demo_data` sets it up."""
+    group, _ = Group.objects.get_or_create(name="Door staff")
+    group.permissions.add(
+        *Permission.objects.filter(content_type__app_label="attendees", codename__in=DOOR_STAFF_PERMISSIONS)
+    )
+    user = get_user_model().objects.create_user(username=f"door-{secrets.token_hex(4)}", password=None)
+    user.groups.add(group)
+    return user
+
+
+def token_for(user) -> str:
+    return Token.objects.get_or_create(user=user)[0].key
