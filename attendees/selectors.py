@@ -1,6 +1,15 @@
 """Reads that need care: the attendee state derived from the history, and the times."""
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
 
 from .models import Attendee, Visit
 
@@ -28,6 +37,18 @@ def attendees_with_times(queryset: QuerySet[Attendee] | None = None) -> QuerySet
     """`attendees_with_state` plus the visits prefetched oldest first (one extra query
     for any number of attendees), for `checkin_times` and `checkout_times`."""
     return attendees_with_state(queryset).prefetch_related(visits_prefetch())
+
+
+def attendee_with_times(attendee: Attendee) -> Attendee:
+    """`attendee` with its visits fetched afresh (one query) and its state derived from
+    those same visits, as `attendees_with_state` derives it in SQL: what a check-in or
+    check-out answers with."""
+    attendee._prefetched_objects_cache = {}
+    prefetch_related_objects([attendee], visits_prefetch())
+    visits = attendee.visits.all()
+    attendee.is_checked_in = any(visit.checked_out_at is None for visit in visits)
+    attendee.is_checked_out = bool(visits) and not attendee.is_checked_in
+    return attendee
 
 
 def visits_prefetch() -> Prefetch:

@@ -99,9 +99,15 @@ class AttendeeViewSet(ApiViewSet):
             "bulk_checkout": BulkCheckOutSerializer,
         }.get(self.action, AttendeeSerializer)
 
+    def filter_queryset(self, queryset):
+        # Filters, search and ordering shape the list; any other action finds its attendee by id alone.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
     def fresh(self, attendee: Attendee) -> dict:
         """The attendee as stored now, with state and times."""
-        attendee = selectors.attendees_with_times(Attendee.objects.filter(pk=attendee.pk)).get()
+        attendee = selectors.attendee_with_times(attendee)
         return AttendeeSerializer(attendee, context=self.get_serializer_context()).data
 
     def create(self, request, *args, **kwargs):

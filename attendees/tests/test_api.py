@@ -1243,3 +1243,32 @@ def test_a_form_body_with_more_fields_than_django_allows_is_a_json_400(door_clie
     assert response.status_code == 400
     assert "Send large requests as JSON" in response.json()["detail"]
     assert not Visit.objects.filter(checked_out_at__isnull=False).exists()
+
+
+def test_a_check_in_through_the_api_costs_a_fixed_list_of_queries(
+    door_client, make_attendee, django_assert_num_queries
+):
+    attendee = make_attendee(state="left")
+
+    # Token and user, the user's permissions (2), the attendee; in one transaction (the
+    # test's own here, so no BEGIN and COMMIT): the INSERT and the start-time fix-up; the visits.
+    with django_assert_num_queries(7) as captured:
+        response = door_client.post(f"{ATTENDEES}{attendee.pk}/checkin/")
+
+    assert response.status_code == 201
+    statements = [query["sql"].split()[0] for query in captured.captured_queries]
+    assert statements == ["SELECT", "SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "SELECT"]
+
+
+def test_a_check_out_through_the_api_costs_a_fixed_list_of_queries(
+    door_client, make_attendee, django_assert_num_queries
+):
+    attendee = make_attendee(state="inside")
+
+    # Token and user, the user's permissions (2), the attendee, the UPDATE, the visits.
+    with django_assert_num_queries(6) as captured:
+        response = door_client.post(f"{ATTENDEES}{attendee.pk}/checkout/")
+
+    assert response.status_code == 201
+    statements = [query["sql"].split()[0] for query in captured.captured_queries]
+    assert statements == ["SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "SELECT"]
