@@ -3,7 +3,10 @@ import re
 
 import pytest
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from attendees import selectors
 from attendees.models import Attendee, Event, Visit
@@ -23,6 +26,18 @@ def printed_password(output: str) -> str:
     match = re.search(r"password (\S+)", output)
     assert match, f"no password in {output!r}"
     return match.group(1)
+
+
+def printed_token(output: str) -> str:
+    match = re.search(r"\b([0-9a-f]{40})\b", output)
+    assert match, f"no token key in {output!r}"
+    return match.group(1)
+
+
+def api_client_with_token(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
 
 
 def counts() -> tuple[int, int, int]:
@@ -97,3 +112,30 @@ def test_demo_data_run_twice_duplicates_nothing(db):
 
     assert counts() == first
     assert authenticate(username="admin", password=printed_password(output)) is not None
+
+
+def test_drf_create_token_prints_a_key_that_authenticates_against_the_api(make_user, attendee):
+    user = make_user("viewer", username="door")
+
+    key = printed_token(run("drf_create_token", "door"))
+
+    assert Token.objects.get(user=user).key == key
+    response = api_client_with_token(key).get("/api/attendees/")
+    assert response.status_code == 200, response.content
+    assert response.json()["count"] == 1
+
+
+def test_a_key_other_than_the_printed_one_gets_401(make_user, attendee):
+    make_user("viewer", username="door")
+    key = printed_token(run("drf_create_token", "door"))
+    wrong = key[:-1] + ("0" if key[-1] != "0" else "1")
+
+    response = api_client_with_token(wrong).get("/api/attendees/")
+
+    assert response.status_code == 401
+
+
+def test_the_record_attendance_permission_exists_with_its_name(db):
+    permission = Permission.objects.get(content_type__app_label="attendees", codename="record_attendance")
+
+    assert permission.name == "Can check attendees in and out"

@@ -323,3 +323,93 @@ def test_every_attendee_endpoint_needs_view_attendee(make_user, api_client_for, 
 
     assert response.status_code == 403
     assert snapshot() == before
+
+
+@pytest.fixture
+def client_with(make_user, api_client_for):
+    """client_with("view_attendee", ...) -> a client of a user with exactly those permissions."""
+
+    def client(*codenames: str) -> APIClient:
+        user = make_user("no_permission")
+        user.user_permissions.add(
+            *Permission.objects.filter(content_type__app_label="attendees", codename__in=codenames)
+        )
+        return api_client_for(user)
+
+    return client
+
+
+# Each model permission opens its own writes and no other; every other write gets 403.
+GRANULAR_WRITES = {
+    "attendees": (
+        ["view_attendee"],
+        {
+            "add_attendee": {"attendees create": 201},
+            "change_attendee": {"attendees update": 200, "attendees patch field": 200},
+            "delete_attendee": {"attendees delete": 204},
+        },
+        ["attendees create", "attendees update", "attendees patch field", "attendees delete"],
+    ),
+    "events": (
+        [],
+        {
+            "add_event": {"events create": 201},
+            "change_event": {"events update": 200, "events patch": 200},
+            "delete_event": {"events delete": 204},
+        },
+        ["events create", "events update", "events patch", "events delete"],
+    ),
+}
+
+GRANULAR_CASES = {
+    f"{codename}-{endpoint}": ([*base, codename], endpoint, granted.get(endpoint, 403))
+    for base, permissions, endpoints in GRANULAR_WRITES.values()
+    for codename, granted in permissions.items()
+    for endpoint in endpoints
+}
+
+GRANULAR_REFUSALS = {case_id: case[:2] for case_id, case in GRANULAR_CASES.items() if case[2] == 403}
+
+
+@pytest.mark.parametrize(("codenames", "endpoint", "status"), GRANULAR_CASES.values(), ids=GRANULAR_CASES)
+def test_each_write_needs_its_own_model_permission_and_no_other(client_with, scene, codenames, endpoint, status):
+    response = send(client_with(*codenames), endpoint, scene)
+
+    assert response.status_code == status, response.content
+
+
+@pytest.mark.parametrize(("codenames", "endpoint"), GRANULAR_REFUSALS.values(), ids=GRANULAR_REFUSALS)
+def test_a_write_refused_for_want_of_its_model_permission_changes_nothing(client_with, scene, codenames, endpoint):
+    client = client_with(*codenames)
+    before = snapshot()
+
+    send(client, endpoint, scene)
+
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("missing", ["change_attendee", "record_attendance"])
+def test_a_patch_of_a_name_and_a_flag_needs_both_change_attendee_and_record_attendance(client_with, scene, missing):
+    granted = {"change_attendee", "record_attendance"} - {missing}
+    client = client_with("view_attendee", *granted)
+    before = snapshot()
+
+    response = send(client, "attendees patch field and flag", scene)
+
+    assert response.status_code == 403, response.content
+    assert snapshot() == before
+    scene.inside.refresh_from_db()
+    assert scene.inside.first_name == "Grace"
+    assert scene.inside.visits.get().checked_out_at is None
+
+
+def test_a_patch_of_a_name_and_a_flag_with_both_permissions_renames_and_records(client_with, scene):
+    client = client_with("view_attendee", "change_attendee", "record_attendance")
+
+    response = send(client, "attendees patch field and flag", scene)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["is_checked_out"] is True
+    scene.inside.refresh_from_db()
+    assert scene.inside.first_name == "Augusta"
+    assert scene.inside.visits.get().checked_out_at is not None

@@ -1,3 +1,4 @@
+import json
 import os
 import secrets
 import subprocess
@@ -18,18 +19,27 @@ def failing_view(request):
 urlpatterns = [path("broken/", failing_view)]
 
 
-def manage(*args: str, **environ: str) -> subprocess.CompletedProcess:
-    """Run manage.py with only the given DJANGO_* variables and an in-memory database."""
+def manage(*args: str, **environ: str | None) -> subprocess.CompletedProcess:
+    """Run manage.py with only the given DJANGO_* variables and an in-memory database,
+    unless DATABASE_URL is given (None: unset)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("DJANGO_")}
-    env.update(DATABASE_URL="sqlite://:memory:", **environ)
+    env.update({"DATABASE_URL": "sqlite://:memory:", **environ})
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=PROJECT_ROOT,
-        env=env,
+        env={name: value for name, value in env.items() if value is not None},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def loaded_setting(name: str, **environ: str | None):
+    """A setting as the project loads it under that environment; no database is touched."""
+    code = f"import json; from django.conf import settings; print(json.dumps(settings.{name}, default=str))"
+    result = manage("shell", "--no-imports", "-c", code, **environ)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():
@@ -54,6 +64,38 @@ def test_deploy_check_is_clean_with_production_environment():
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_allowed_hosts_are_read_from_a_comma_separated_list():
+    hosts = loaded_setting("ALLOWED_HOSTS", DJANGO_ALLOWED_HOSTS="checkin.example.org,10.0.0.5")
+
+    assert hosts == ["checkin.example.org", "10.0.0.5"]
+
+
+def test_database_url_chooses_the_database_without_connecting_to_it():
+    databases = loaded_setting("DATABASES", DATABASE_URL="postgres://u:p@db.example.org:5433/att")
+
+    database = databases["default"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert (database["HOST"], database["PORT"], database["NAME"]) == ("db.example.org", 5433, "att")
+    assert (database["USER"], database["PASSWORD"]) == ("u", "p")
+
+
+def test_without_database_url_the_database_is_a_sqlite_file_beside_manage_py():
+    databases = loaded_setting("DATABASES", DATABASE_URL=None)
+
+    database = databases["default"]
+    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["NAME"] == str(PROJECT_ROOT / "db.sqlite3")
+    assert (PROJECT_ROOT / "manage.py").is_file()
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_an_unreadable_debug_flag_refuses_to_start_with_a_clear_message(value):
+    result = manage("check", DJANGO_DEBUG=value)
+
+    assert result.returncode != 0
+    assert f"DJANGO_DEBUG must be 1 or 0, not {value!r}" in result.stderr
 
 
 def test_models_have_no_missing_migrations():
