@@ -30,6 +30,28 @@ class AlreadyCheckedOut(AttendanceError):
     message = "The attendee has already checked out."
 
 
+class AlreadyVoided(AttendanceError):
+    code = "already_voided"
+    message = "This record has already been voided."
+
+
+class NotLatestRecord(AttendanceError):
+    code = "not_latest_record"
+    message = (
+        "Only the latest check-out can be voided: the attendee has checked in again since. Void that check-in first."
+    )
+
+
+class CheckOutBeforeCheckIn(AttendanceError):
+    code = "check_out_before_check_in"
+    message = "A check-out cannot be earlier than the check-in it ends."
+
+
+class TimeInTheFuture(AttendanceError):
+    code = "time_in_the_future"
+    message = "A correction cannot record a time in the future."
+
+
 class HasHistory(AttendanceError):
     code = "has_history"
     message = "Cannot delete: attendance history is kept forever."

@@ -1,10 +1,14 @@
-"""Events, attendees and their visits.
+"""Events, attendees, their visits and the record of every check-in and check-out.
 
 A `Visit` is one stay inside: it opens with a check-in and closes with a check-out.
-The history is the list of visits, never rewritten; the state of an attendee is
-derived from it (see `selectors.py`) and so can never disagree with it. The database
-enforces the rules that matter under concurrency: at most one open visit per attendee,
-and no check-out before its check-in.
+The state of an attendee is derived from their visits (see `selectors.py`) and so can
+never disagree with them. The database enforces the rules that matter under
+concurrency: at most one open visit per attendee, and no check-out before its check-in.
+
+A `Record` is one check-in or check-out as it was recorded: when, where, by whom and
+how. Records are append-only: a correction voids a record (saying who, when and why)
+or adds one, and never deletes or rewrites one. A voided check-in voids its visit; a
+voided check-out reopens it.
 """
 
 from django.conf import settings
@@ -16,9 +20,16 @@ class Event(models.Model):
     name = models.CharField(max_length=200)
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
+    auto_checkout_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When `checkout_all --due` checks out everyone still inside; it then moves on by a day "
+        "while the event lasts.",
+    )
 
     class Meta:
         ordering = ["-starts_at", "id"]
+        indexes = [models.Index(fields=["auto_checkout_at"], name="event_auto_checkout_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ends_at__isnull=True) | Q(starts_at__isnull=True) | Q(ends_at__gte=F("starts_at")),
@@ -39,7 +50,10 @@ class Attendee(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
-        permissions = [("record_attendance", "Can check attendees in and out")]
+        permissions = [
+            ("record_attendance", "Can check attendees in and out"),
+            ("correct_attendance", "Can correct attendance records"),
+        ]
         indexes = [
             models.Index(fields=["event", "last_name", "first_name"], name="attendee_event_name_idx"),
             models.Index(fields=["email"], name="attendee_email_idx"),
@@ -62,6 +76,9 @@ class Visit(models.Model):
     checked_out_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Set when its check-in is voided: the stay is then left out of the state, the times
+    # and the figures. Its records keep what was recorded.
+    voided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["checked_in_at", "id"]
@@ -71,7 +88,7 @@ class Visit(models.Model):
             # fails in the database, whatever the number of app servers.
             models.UniqueConstraint(
                 fields=["attendee"],
-                condition=Q(checked_out_at__isnull=True),
+                condition=Q(checked_out_at__isnull=True, voided_at__isnull=True),
                 name="attendees_one_open_visit_per_attendee",
             ),
             models.CheckConstraint(
@@ -82,6 +99,55 @@ class Visit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attendee} {self.checked_in_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Record(models.Model):
+    """One check-in or check-out as recorded; never deleted, only voided."""
+
+    class Type(models.TextChoices):
+        CHECK_IN = "check_in", "check-in"
+        CHECK_OUT = "check_out", "check-out"
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        ADMIN = "admin", "admin"
+        COMMAND = "command", "command"
+        AUTO = "auto", "scheduled check-out"
+        CORRECTION = "correction", "correction"
+
+    attendee = models.ForeignKey(Attendee, on_delete=models.PROTECT, related_name="records")
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="records")
+    type = models.CharField(max_length=9, choices=Type)
+    # When it happened: the server's time, or the past time a correction gives.
+    at = models.DateTimeField()
+    # When it was written; differs from `at` only for corrections.
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    station = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=10, choices=Source)
+    reason = models.TextField(blank=True, help_text="Why a correction added this record.")
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    void_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["attendee", "at"], name="record_attendee_at_idx")]
+        constraints = [
+            # A visit has one standing check-in and at most one standing check-out.
+            models.UniqueConstraint(
+                fields=["visit", "type"],
+                condition=Q(voided_at__isnull=True),
+                name="attendees_one_standing_record_per_visit_and_type",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} of {self.attendee} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class IdempotentRequest(models.Model):

@@ -1,21 +1,37 @@
-"""Reads that need care: the attendee state derived from the history, and the times."""
+"""Reads that need care: the attendee state derived from the history, the times, the
+records, and the attendance figures of an event. Selectors never write."""
+
+import dataclasses
+import datetime
+from collections.abc import Iterator
 
 from django.db.models import (
     BooleanField,
+    Count,
+    DurationField,
     Exists,
     ExpressionWrapper,
+    F,
+    Max,
+    Min,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
+    Sum,
+    Value,
     prefetch_related_objects,
 )
+from django.db.models.functions import Coalesce, TruncMinute
+from django.utils import timezone
 
-from .models import Attendee, Visit
+from .models import Attendee, Event, Record, Visit
 
 
 def _visits_of_row():
-    return Visit.objects.filter(attendee=OuterRef("pk"))
+    """The standing visits (check-in not voided) of the attendee of the outer row."""
+    return Visit.objects.filter(attendee=OuterRef("pk"), voided_at__isnull=True)
 
 
 def attendees_with_state(queryset: QuerySet[Attendee] | None = None) -> QuerySet[Attendee]:
@@ -52,15 +68,20 @@ def attendee_with_times(attendee: Attendee) -> Attendee:
 
 
 def visits_prefetch() -> Prefetch:
-    """The visits of attendees, oldest first, with only what the times need."""
-    visits = Visit.objects.order_by("checked_in_at", "id").only("attendee_id", "checked_in_at", "checked_out_at")
+    """The standing visits of attendees, oldest first, with only what the times need."""
+    visits = (
+        Visit.objects.filter(voided_at__isnull=True)
+        .order_by("checked_in_at", "id")
+        .only("attendee_id", "checked_in_at", "checked_out_at")
+    )
     return Prefetch("visits", queryset=visits)
 
 
 def attendees_for_changelist(queryset: QuerySet[Attendee]) -> QuerySet[Attendee]:
-    """`attendees_with_state` plus the latest check-in and check-out times, for the admin list."""
+    """`attendees_with_state` plus the latest check-in and check-out times and the time
+    inside, for the admin list."""
     latest = _visits_of_row().order_by("-checked_in_at", "-id")
-    return (
+    return with_time_inside(
         attendees_with_state(queryset)
         .select_related("event")
         .annotate(
@@ -68,6 +89,177 @@ def attendees_for_changelist(queryset: QuerySet[Attendee]) -> QuerySet[Attendee]
             last_checked_out_at=Subquery(latest.filter(checked_out_at__isnull=False).values("checked_out_at")[:1]),
         )
     )
+
+
+def with_time_inside(queryset: QuerySet[Attendee], now: datetime.datetime | None = None) -> QuerySet[Attendee]:
+    """Annotate `time_inside`: the total of the attendee's standing visits, a visit still
+    open counting until `now`; null for those who never checked in. Summed in the database."""
+    now = now or timezone.now()
+    stay = ExpressionWrapper(
+        Coalesce(F("checked_out_at"), Value(now)) - F("checked_in_at"), output_field=DurationField()
+    )
+    totals = _visits_of_row().order_by().values("attendee").annotate(total=Sum(stay)).values("total")
+    return queryset.annotate(time_inside=Subquery(totals, output_field=DurationField()))
+
+
+def history(attendee: Attendee) -> QuerySet[Record]:
+    """Every record of the attendee, voided ones included, oldest first."""
+    return attendee.records.select_related("recorded_by", "voided_by").order_by("at", "id")
+
+
+def attendance_figures(event: Event, now: datetime.datetime | None = None) -> dict:
+    """Who is inside, who left, who never came, how many check-ins and check-outs stand,
+    and the median time inside of those who came. Three queries whatever the number of
+    attendees: the states, the visits, and the one or two middle values of the sorted
+    times inside, which the database sorts and picks."""
+    now = now or timezone.now()
+    attendees = Attendee.objects.filter(event=event)
+    states = attendees_with_state(attendees).aggregate(
+        registered=Count("pk"),
+        inside=Count("pk", filter=Q(is_checked_in=True)),
+        left=Count("pk", filter=Q(is_checked_out=True)),
+    )
+    visits = Visit.objects.filter(attendee__event=event, voided_at__isnull=True).aggregate(
+        check_ins=Count("pk"), check_outs=Count("pk", filter=Q(checked_out_at__isnull=False))
+    )
+    came = states["inside"] + states["left"]
+    median = None
+    if came:
+        middle = (came - 1) // 2
+        times = (
+            with_time_inside(attendees, now)
+            .filter(time_inside__isnull=False)
+            .order_by("time_inside", "pk")
+            .values_list("time_inside", flat=True)[middle : middle + 2 - came % 2]
+        )
+        values = [_seconds(value) for value in times]
+        median = sum(values) / len(values) if values else None
+    return {
+        "registered": states["registered"],
+        "inside": states["inside"],
+        "left": states["left"],
+        "never_arrived": states["registered"] - came,
+        "check_ins": visits["check_ins"],
+        "check_outs": visits["check_outs"],
+        "median_seconds_inside": median,
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class AttendanceRow:
+    event_id: int
+    id: int
+    name: str
+    email: str
+    state: str
+    first_check_in: datetime.datetime | None
+    last_check_out: datetime.datetime | None
+    visits: int
+    seconds_inside: float | None
+
+
+def attendance_rows(attendees: QuerySet[Attendee], now: datetime.datetime | None = None) -> Iterator[AttendanceRow]:
+    """One row per attendee, read from the database in chunks (for a streamed export):
+    state, first check-in, last check-out, number of visits and seconds inside."""
+    standing = _visits_of_row().order_by().values("attendee")
+    rows = (
+        with_time_inside(attendees_with_state(attendees), now)
+        .annotate(
+            first_check_in=Subquery(standing.annotate(first=Min("checked_in_at")).values("first")),
+            last_check_out=Subquery(standing.annotate(last=Max("checked_out_at")).values("last")),
+            visit_count=Coalesce(Subquery(standing.annotate(n=Count("pk")).values("n")), 0),
+        )
+        .order_by("event_id", "last_name", "first_name", "pk")
+        .values_list(
+            "event_id",
+            "pk",
+            "first_name",
+            "last_name",
+            "email",
+            "is_checked_in",
+            "is_checked_out",
+            "first_check_in",
+            "last_check_out",
+            "visit_count",
+            "time_inside",
+        )
+    )
+    for event_id, pk, first, last, email, inside, left, first_in, last_out, visits, time_inside in rows.iterator(
+        chunk_size=2000
+    ):
+        yield AttendanceRow(
+            event_id=event_id,
+            id=pk,
+            name=f"{first} {last}",
+            email=email,
+            state="inside" if inside else "left" if left else "never_arrived",
+            first_check_in=first_in,
+            last_check_out=last_out,
+            visits=visits,
+            seconds_inside=_seconds(time_inside),
+        )
+
+
+def occupancy(
+    event: Event, *, step: datetime.timedelta = datetime.timedelta(minutes=15), now: datetime.datetime | None = None
+) -> list[tuple[datetime.datetime, int]]:
+    """People inside at each `step` over the event: from its start (or the first
+    check-in) to its end (or now, if sooner). The step widens so that there are at most
+    `MAX_STEPS` points. Two queries: check-ins and check-outs counted per minute."""
+    now = now or timezone.now()
+    visits = Visit.objects.filter(attendee__event=event, voided_at__isnull=True)
+    ins = dict(_per_minute(visits, "checked_in_at"))
+    outs = dict(_per_minute(visits.filter(checked_out_at__isnull=False), "checked_out_at"))
+    start = event.starts_at or min(ins, default=None)
+    if start is None:
+        return []
+    end = min(event.ends_at, now) if event.ends_at else now
+    end = max(end, start)
+    while (end - start) / step > MAX_STEPS:
+        step *= 2
+    start = _floor(start, step)
+    points = []
+    inside = 0
+    # Counted per minute: a minute's check-ins and check-outs happened before a step
+    # that starts after that minute.
+    moments = sorted({*ins, *outs})
+    index = 0
+    at = start
+    while True:
+        while index < len(moments) and moments[index] < at:
+            inside += ins.get(moments[index], 0) - outs.get(moments[index], 0)
+            index += 1
+        points.append((at, inside))
+        if at >= end:
+            return points
+        at += step
+
+
+MAX_STEPS = 192
+
+
+def _per_minute(visits: QuerySet[Visit], field: str):
+    return (
+        visits.annotate(minute=TruncMinute(field, tzinfo=datetime.UTC))
+        .order_by()
+        .values("minute")
+        .annotate(count=Count("pk"))
+        .values_list("minute", "count")
+    )
+
+
+def _floor(moment: datetime.datetime, step: datetime.timedelta) -> datetime.datetime:
+    epoch = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    return epoch + ((moment - epoch) // step) * step
+
+
+def _seconds(duration) -> float | None:
+    """Seconds of a summed duration: a timedelta, or microseconds on databases without intervals."""
+    if duration is None:
+        return None
+    if isinstance(duration, datetime.timedelta):
+        return duration.total_seconds()
+    return duration / 1_000_000
 
 
 def checkin_times(attendee: Attendee) -> list:

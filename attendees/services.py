@@ -9,30 +9,41 @@ rules, so they hold with any number of app servers and door scanners at once:
 - a check-out is one conditional `UPDATE ... WHERE checked_out_at IS NULL`; of two
   concurrent check-outs the database lets exactly one match a row.
 
-Times always come from the server's clock (`timezone.now()`), never from a client.
+Every check-in and check-out also writes a `Record` (when, where, by whom, how), in
+the same transaction. Corrections void a record or add a missed check-out; they never
+delete or rewrite one.
+
+Times always come from the server's clock (`timezone.now()`), never from a client; a
+correction's past time is the only exception, and it is checked against the visit.
 """
 
 import dataclasses
+import datetime
 import json
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, ProtectedError, QuerySet, Subquery, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, Model, OuterRef, ProtectedError, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from .exceptions import (
     AlreadyCheckedIn,
     AlreadyCheckedOut,
+    AlreadyVoided,
+    CheckOutBeforeCheckIn,
     HasHistory,
     IdempotencyKeyReused,
     NotCheckedIn,
+    NotLatestRecord,
+    TimeInTheFuture,
 )
-from .models import Attendee, Event, IdempotentRequest, Visit
+from .models import Attendee, Event, IdempotentRequest, Record, Visit
 
 User = AbstractBaseUser
+Source = Record.Source
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,112 +58,294 @@ def _closing_time(now):
     return Greatest(Value(now), F("checked_in_at"))
 
 
-def check_in(*, attendee: Attendee, by: User | None) -> None:
+def check_in(*, attendee: Attendee, by: User | None, station: str = "", source: str = Source.API) -> None:
     """Open a visit for `attendee` now.
 
     Refused with `AlreadyCheckedIn` while the attendee is inside; re-entry after a
     check-out is allowed. One INSERT that yields to any open visit, including one a
     concurrent request is inserting, so of simultaneous check-ins exactly one succeeds.
     """
-    if not _open_visits(Attendee.objects.filter(pk=attendee.pk), by=by):
+    if not _open_visits(Attendee.objects.filter(pk=attendee.pk), by=by, station=station, source=source):
         raise AlreadyCheckedIn()
 
 
-def check_out(*, attendee: Attendee, by: User | None) -> None:
+def check_out(*, attendee: Attendee, by: User | None, station: str = "", source: str = Source.API) -> None:
     """Close the attendee's open visit now.
 
     Refused with `NotCheckedIn` if the attendee never checked in, and with
     `AlreadyCheckedOut` if they have left. A single conditional UPDATE, so of any
     number of concurrent check-outs exactly one succeeds.
     """
-    now = timezone.now()
-    closed = Visit.objects.filter(attendee=attendee, checked_out_at__isnull=True).update(
-        checked_out_at=_closing_time(now), checked_out_by=by
-    )
+    closed = _close_visits(Visit.objects.filter(attendee=attendee), by=by, station=station, source=source)
     if closed:
         return
-    if Visit.objects.filter(attendee=attendee).exists():
+    if _standing(Visit.objects.filter(attendee=attendee)).exists():
         raise AlreadyCheckedOut()
     raise NotCheckedIn()
 
 
-def bulk_check_out(*, attendees: QuerySet[Attendee], by: User | None) -> BulkResult:
+def bulk_check_out(
+    *, attendees: QuerySet[Attendee], by: User | None, station: str = "", source: str = Source.API
+) -> BulkResult:
     """Check out every attendee of `attendees` who is inside; skip the others.
 
-    Two queries whatever the number of attendees: a count and one UPDATE.
+    Three queries whatever the number of attendees: a count, one UPDATE of the visits
+    and one INSERT of their records.
     """
-    now = timezone.now()
     with transaction.atomic():
         selected = attendees.order_by().count()
-        done = Visit.objects.filter(attendee__in=attendees.order_by().values("pk"), checked_out_at__isnull=True).update(
-            checked_out_at=_closing_time(now), checked_out_by=by
-        )
+        visits = Visit.objects.filter(attendee__in=attendees.order_by().values("pk"))
+        done = _close_visits(visits, by=by, station=station, source=source)
     return BulkResult(done=done, skipped=selected - done)
 
 
-def bulk_check_in(*, attendees: QuerySet[Attendee], by: User | None) -> BulkResult:
+def bulk_check_in(
+    *, attendees: QuerySet[Attendee], by: User | None, station: str = "", source: str = Source.API
+) -> BulkResult:
     """Check in every attendee of `attendees` who is not inside; skip those who are.
 
-    Two queries whatever the number of attendees: a count and one INSERT, so an
-    attendee checked in concurrently by someone else is skipped rather than failing
-    the whole batch.
+    A constant number of queries whatever the number of attendees: a count, one INSERT
+    of the visits, the start-time fix-up and one INSERT of their records, so an attendee
+    checked in concurrently by someone else is skipped rather than failing the batch.
     """
     with transaction.atomic():
         selected = attendees.order_by().count()
-        done = _open_visits(attendees, by=by)
+        done = _open_visits(attendees, by=by, station=station, source=source)
     return BulkResult(done=done, skipped=selected - done)
 
 
-def _open_visits(attendees: QuerySet[Attendee], *, by: User | None) -> int:
-    """Insert a visit for each of `attendees` who is not inside; return how many.
+def _standing(visits: QuerySet[Visit]) -> QuerySet[Visit]:
+    """The visits whose check-in has not been voided."""
+    return visits.filter(voided_at__isnull=True)
+
+
+def _open_visits(attendees: QuerySet[Attendee], *, by: User | None, station: str, source: str) -> int:
+    """Insert a visit for each of `attendees` who is not inside, and its record; return how many.
 
     One `INSERT ... SELECT ... ON CONFLICT DO NOTHING`: the SELECT skips those inside,
     and the conflict clause skips those a concurrent transaction is checking in (the
     one-open-visit constraint).
     """
     selected = attendees.order_by().values("pk")
-    now = Value(timezone.now())
+    now = timezone.now()
     rows = (
         Attendee.objects.filter(pk__in=selected)
-        .exclude(Exists(Visit.objects.filter(attendee=OuterRef("pk"), checked_out_at__isnull=True)))
+        .exclude(Exists(_standing(Visit.objects.filter(attendee=OuterRef("pk"), checked_out_at__isnull=True))))
         .order_by()
-        .annotate(
-            stamp=Greatest(now, Coalesce(_last_check_out("pk"), now)),
-            recorder=Value(by.pk if by else None, output_field=Visit._meta.get_field("checked_in_by").target_field),
-        )
+        .annotate(stamp=Greatest(Value(now), Coalesce(_last_check_out("pk"), Value(now))), recorder=_user_value(by))
         .values_list("pk", "stamp", "recorder")
     )
-    select_sql, params = rows.query.sql_with_params()
-    table = connection.ops.quote_name(Visit._meta.db_table)
-    columns = ", ".join(
-        connection.ops.quote_name(Visit._meta.get_field(name).column)
-        for name in ("attendee", "checked_in_at", "checked_in_by")
-    )
     with transaction.atomic(savepoint=False):
-        # The ORM has no INSERT ... SELECT; the SELECT itself is the ORM's own SQL.
-        with connection.cursor() as cursor:
-            cursor.execute(f"INSERT INTO {table} ({columns}) {select_sql} ON CONFLICT DO NOTHING", params)
-            opened = cursor.rowcount
+        opened = _insert_from(Visit, ["attendee", "checked_in_at", "checked_in_by"], rows, on_conflict_do_nothing=True)
         if opened:
             # The INSERT read the last check-out from its snapshot, taken before it
             # waited on the constraint: a check-out committed meanwhile (with a later
             # time) was not in it. Read again, now that it is committed, so a visit
             # never starts before the previous one ended.
             last_out = _last_check_out("attendee")
-            Visit.objects.filter(attendee__in=selected, checked_out_at__isnull=True, checked_in_at__lt=last_out).update(
-                checked_in_at=last_out
+            _standing(Visit.objects.filter(attendee__in=selected, checked_out_at__isnull=True)).filter(
+                checked_in_at__lt=last_out
+            ).update(checked_in_at=last_out)
+            # Every visit opened here starts at `now` or later; older open visits have their record.
+            opened_now = Visit.objects.filter(
+                attendee__in=selected, checked_out_at__isnull=True, checked_in_at__gte=now
+            )
+            _record(
+                Record.Type.CHECK_IN, opened_now, at="checked_in_at", now=now, by=by, station=station, source=source
             )
     return opened
 
 
+def _close_visits(visits: QuerySet[Visit], *, by: User | None, station: str, source: str) -> int:
+    """Close the open visits among `visits` now and record each check-out; return how many.
+
+    A conditional UPDATE: of concurrent closings of one visit, the database lets one match it.
+    """
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        closed = _standing(visits.filter(checked_out_at__isnull=True)).update(
+            checked_out_at=_closing_time(now), checked_out_by=by
+        )
+        if closed:
+            # A visit closed here ends at `now` or later (see `_closing_time`); one closed
+            # earlier or elsewhere already has its record, committed with it.
+            closed_now = visits.filter(checked_out_at__gte=now)
+            _record(
+                Record.Type.CHECK_OUT, closed_now, at="checked_out_at", now=now, by=by, station=station, source=source
+            )
+    return closed
+
+
+def _record(
+    type: str, visits: QuerySet[Visit], *, at: str, now: datetime.datetime, by: User | None, station: str, source: str
+) -> int:
+    """Insert a `type` record for each standing visit of `visits` that has none yet, in one statement."""
+    standing_record = Record.objects.filter(visit=OuterRef("pk"), type=type, voided_at__isnull=True)
+    rows = (
+        _standing(visits)
+        .exclude(Exists(standing_record))
+        .order_by()
+        .annotate(
+            record_type=Value(type),
+            recorded_at=Value(now),
+            recorder=_user_value(by),
+            record_station=Value(station),
+            record_source=Value(source),
+            no_reason=Value(""),
+        )
+        .values_list(
+            "attendee_id",
+            "pk",
+            "record_type",
+            at,
+            "recorded_at",
+            "recorder",
+            "record_station",
+            "record_source",
+            "no_reason",
+            "no_reason",
+        )
+    )
+    columns = [
+        "attendee",
+        "visit",
+        "type",
+        "at",
+        "recorded_at",
+        "recorded_by",
+        "station",
+        "source",
+        "reason",
+        "void_reason",
+    ]
+    return _insert_from(Record, columns, rows)
+
+
+def _user_value(by: User | None) -> Value:
+    return Value(by.pk if by else None, output_field=Visit._meta.get_field("checked_in_by").target_field)
+
+
+def _insert_from(model: type[Model], fields: list[str], rows: QuerySet, *, on_conflict_do_nothing: bool = False) -> int:
+    """`INSERT INTO model (fields) SELECT ...`, the SELECT being the ORM's SQL of `rows`; return how many rows."""
+    select_sql, params = rows.query.sql_with_params()
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(model._meta.get_field(name).column) for name in fields)
+    conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
+    # The ORM has no INSERT ... SELECT.
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) {select_sql}{conflict}", params)
+        return cursor.rowcount
+
+
 def _last_check_out(attendee_ref: str) -> Subquery:
     """The latest check-out time of the attendee `OuterRef(attendee_ref)` points at."""
-    visits = Visit.objects.filter(attendee=OuterRef(attendee_ref), checked_out_at__isnull=False)
+    visits = _standing(Visit.objects.filter(attendee=OuterRef(attendee_ref), checked_out_at__isnull=False))
     return Subquery(visits.order_by("-checked_out_at").values("checked_out_at")[:1])
 
 
+def void_record(*, record: Record, by: User | None, reason: str) -> Record:
+    """Void `record`, keeping it in the history with who, when and why.
+
+    Voiding a check-in voids its whole visit (its check-out with it): the stay leaves
+    the state, the times and the figures. Voiding a check-out reopens its visit, so it
+    must be the attendee's latest: refused with `NotLatestRecord` once they have
+    checked in again. Refused with `AlreadyVoided` the second time. The visit is locked
+    first, so a concurrent scan of the same attendee waits and then sees the outcome.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        visit = Visit.objects.select_for_update().get(pk=record.visit_id)
+        record = Record.objects.select_for_update().get(pk=record.pk)
+        if record.voided_at is not None:
+            raise AlreadyVoided()
+        voided = {"voided_at": now, "voided_by": by, "void_reason": reason}
+        if record.type == Record.Type.CHECK_IN:
+            Visit.objects.filter(pk=visit.pk).update(voided_at=now)
+            Record.objects.filter(visit=visit, voided_at__isnull=True).update(**voided)
+        else:
+            later = _standing(
+                Visit.objects.filter(attendee_id=visit.attendee_id, checked_in_at__gte=visit.checked_in_at)
+            )
+            if later.exclude(pk=visit.pk).exists():
+                raise NotLatestRecord()
+            try:
+                with transaction.atomic():
+                    Visit.objects.filter(pk=visit.pk).update(checked_out_at=None, checked_out_by=None)
+            except IntegrityError:
+                # A check-in committed since the check above: reopening would make two open visits.
+                raise NotLatestRecord() from None
+            Record.objects.filter(pk=record.pk).update(**voided)
+        record.refresh_from_db()
+    return record
+
+
+def correct_check_out(*, attendee: Attendee, at: datetime.datetime, by: User | None, reason: str) -> Record:
+    """Record a missed check-out of the attendee inside, at the past time `at`.
+
+    Refused with `TimeInTheFuture` for a time after now, `CheckOutBeforeCheckIn` for a
+    time before the open visit's check-in, and `NotCheckedIn`/`AlreadyCheckedOut` when
+    the attendee is not inside. The open visit is locked, so a concurrent check-out of
+    the same attendee either comes first (and this is refused) or waits and is refused.
+    """
+    now = timezone.now()
+    if at > now:
+        raise TimeInTheFuture()
+    with transaction.atomic():
+        visit = (
+            _standing(Visit.objects.filter(attendee=attendee, checked_out_at__isnull=True)).select_for_update().first()
+        )
+        if visit is None:
+            if _standing(Visit.objects.filter(attendee=attendee)).exists():
+                raise AlreadyCheckedOut()
+            raise NotCheckedIn()
+        if at < visit.checked_in_at:
+            checked_in = visit.checked_in_at.isoformat().replace("+00:00", "Z")
+            raise CheckOutBeforeCheckIn(f"A check-out cannot be earlier than the check-in it ends ({checked_in}).")
+        Visit.objects.filter(pk=visit.pk).update(checked_out_at=at, checked_out_by=by)
+        return Record.objects.create(
+            attendee=attendee,
+            visit=visit,
+            type=Record.Type.CHECK_OUT,
+            at=at,
+            recorded_at=now,
+            recorded_by=by,
+            source=Source.CORRECTION,
+            reason=reason,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class DueCheckOut:
+    event: Event
+    result: BulkResult
+    next_at: datetime.datetime | None
+
+
+def check_out_due(*, now: datetime.datetime | None = None) -> list[DueCheckOut]:
+    """Check out everyone inside of every event whose `auto_checkout_at` has come (source
+    `auto`), then move that time on by whole days past now while the event lasts, or
+    clear it once it would pass the event's end.
+
+    Each due time is claimed by one conditional UPDATE in the same transaction as the
+    check-out, so cron running this twice, even at once, checks out each event once.
+    """
+    now = now or timezone.now()
+    done = []
+    for event in Event.objects.filter(auto_checkout_at__lte=now).order_by("auto_checkout_at", "pk"):
+        due = event.auto_checkout_at
+        next_at = due + datetime.timedelta(days=(now - due).days + 1)
+        if event.ends_at is not None and next_at > event.ends_at:
+            next_at = None
+        with transaction.atomic():
+            if not Event.objects.filter(pk=event.pk, auto_checkout_at=due).update(auto_checkout_at=next_at):
+                continue
+            result = bulk_check_out(attendees=event.attendees.all(), by=None, source=Source.AUTO)
+        done.append(DueCheckOut(event=event, result=result, next_at=next_at))
+    return done
+
+
 def save_attendee(
-    *, attendee: Attendee, changes: dict[str, Any], record: str | None = None, by: User | None
+    *, attendee: Attendee, changes: dict[str, Any], record: str | None = None, by: User | None, station: str = ""
 ) -> Attendee:
     """Create or update the attendee with `changes` and, if `record` is "check_in" or
     "check_out", record that too: all or nothing, so a refused check-in or check-out
@@ -166,9 +359,9 @@ def save_attendee(
         elif changes:
             attendee.save(update_fields=list(changes))
         if record == "check_in":
-            check_in(attendee=attendee, by=by)
+            check_in(attendee=attendee, by=by, station=station)
         elif record == "check_out":
-            check_out(attendee=attendee, by=by)
+            check_out(attendee=attendee, by=by, station=station)
     return attendee
 
 

@@ -8,11 +8,13 @@ from .serializers import STATE_FIELDS
 
 VIEW_ATTENDEE = "attendees.view_attendee"
 RECORD_ATTENDANCE = "attendees.record_attendance"
+CORRECT_ATTENDANCE = "attendees.correct_attendance"
 
 ACTION_PERMISSIONS = {
     "checkin": {RECORD_ATTENDANCE},
     "checkout": {RECORD_ATTENDANCE},
     "bulk_checkout": {RECORD_ATTENDANCE},
+    "corrections": {CORRECT_ATTENDANCE},
     "create": {"attendees.add_attendee"},
     "update": {"attendees.change_attendee"},
     "partial_update": {"attendees.change_attendee"},
@@ -48,11 +50,14 @@ class AttendeePermission(BasePermission):
 
 class EventPermission(DjangoModelPermissions):
     """Events are readable by whoever may see events or their attendees (door staff
-    pick an event); writes need the event's add/change/delete permission."""
+    pick an event); writes need the event's add/change/delete permission. An event's
+    attendance (its figures and the CSV of names and emails) needs `view_attendee`."""
 
     def has_permission(self, request, view) -> bool:
         if not _is_authenticated(request):
             return False
+        if getattr(view, "action", None) == "attendance":
+            return request.user.has_perm(VIEW_ATTENDEE)
         if request.method in SAFE_METHODS:
             user = request.user
             return user.has_perm("attendees.view_event") or user.has_perm(VIEW_ATTENDEE)

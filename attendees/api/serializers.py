@@ -1,11 +1,13 @@
 import datetime
 
 from django.db import models
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
 from .. import selectors
-from ..models import Attendee, Event
+from ..models import Attendee, Event, Record
 
 STATE_FIELDS = ("is_checked_in", "is_checked_out")
 
@@ -72,10 +74,16 @@ class TimesField(serializers.ListField):
 class EventSerializer(StrictModelSerializer):
     starts_at = UTCDateTimeField(required=False, allow_null=True)
     ends_at = UTCDateTimeField(required=False, allow_null=True)
+    auto_checkout_at = UTCDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When `checkout_all --due` checks out everyone inside; it then moves on by a day while the event "
+        "lasts.",
+    )
 
     class Meta:
         model = Event
-        fields = ["id", "name", "starts_at", "ends_at"]
+        fields = ["id", "name", "starts_at", "ends_at", "auto_checkout_at"]
 
     def validate(self, attrs):
         starts_at = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
@@ -91,6 +99,13 @@ class AttendeeSerializer(StrictModelSerializer):
 
     is_checked_in = StateFlagField(required=False)
     is_checked_out = StateFlagField(required=False)
+    station = StrictCharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="Where a check-in or check-out sent with is_checked_in/is_checked_out happened.",
+    )
     checkin_times = TimesField(selectors.checkin_times, help_text="Check-in times, oldest first, UTC.")
     checkout_times = TimesField(selectors.checkout_times, help_text="Check-out times, oldest first, UTC.")
 
@@ -106,6 +121,7 @@ class AttendeeSerializer(StrictModelSerializer):
             "is_checked_out",
             "checkin_times",
             "checkout_times",
+            "station",
         ]
 
     def validate(self, attrs):
@@ -114,8 +130,21 @@ class AttendeeSerializer(StrictModelSerializer):
         return attrs
 
 
+class StationField(StrictCharField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            required=False,
+            allow_blank=True,
+            max_length=100,
+            help_text="Where it happened, e.g. North door; stored with the record.",
+            **kwargs,
+        )
+
+
 class AttendanceRequestSerializer(serializers.Serializer):
     """The body of a check-in or check-out: nothing is needed, the time is the server's."""
+
+    station = StationField()
 
 
 class ConflictSerializer(serializers.Serializer):
@@ -134,6 +163,7 @@ class BulkCheckOutSerializer(serializers.Serializer):
     event = serializers.PrimaryKeyRelatedField(
         queryset=Event.objects.all(), required=False, help_text="Check out everyone of this event."
     )
+    station = StationField()
 
     def validate(self, attrs):
         ids, event = attrs.get("ids"), attrs.get("event")
@@ -162,6 +192,76 @@ class BulkCheckOutSerializer(serializers.Serializer):
         if "ids" in self.validated_data:
             queryset = queryset.filter(pk__in=self.validated_data["ids"])
         return queryset
+
+
+class VoidSerializer(serializers.Serializer):
+    at = UTCDateTimeField(source="voided_at")
+    by = serializers.SerializerMethodField()
+    reason = serializers.CharField(source="void_reason")
+
+    def get_by(self, record: Record) -> str | None:
+        return record.voided_by.get_username() if record.voided_by else None
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    """One check-in or check-out as recorded. `recorded_at` (when it was written) and
+    `reason` differ from `at` and "" only for records that a correction added."""
+
+    at = UTCDateTimeField()
+    recorded_at = UTCDateTimeField()
+    recorded_by = serializers.SerializerMethodField()
+    voided = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Record
+        fields = ["id", "type", "at", "station", "recorded_by", "source", "voided", "recorded_at", "reason"]
+
+    def get_recorded_by(self, record: Record) -> str | None:
+        return record.recorded_by.get_username() if record.recorded_by else None
+
+    @extend_schema_field(VoidSerializer(allow_null=True))
+    def get_voided(self, record: Record) -> dict | None:
+        return VoidSerializer(record).data if record.voided_at else None
+
+
+class CorrectionSerializer(serializers.Serializer):
+    """Void a record, or add the missed check-out of the attendee inside; always with a reason."""
+
+    void = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Id of the record to void (see history)."
+    )
+    check_out_at = UTCDateTimeField(
+        required=False, help_text="When the attendee inside actually left: in the past, after their check-in."
+    )
+    reason = StrictCharField(max_length=500, help_text="Why; kept in the history.")
+
+    def validate_check_out_at(self, value):
+        if value > timezone.now():
+            raise serializers.ValidationError("A correction cannot record a time in the future.")
+        return value
+
+    def validate(self, attrs):
+        if ("void" in attrs) == ("check_out_at" in attrs):
+            raise serializers.ValidationError({"non_field_errors": ["Send either void or check_out_at."]})
+        if "void" in attrs:
+            attendee = self.context["attendee"]
+            record = Record.objects.filter(pk=attrs["void"], attendee=attendee).first()
+            if record is None:
+                raise serializers.ValidationError({"void": [f"Attendee {attendee.pk} has no record {attrs['void']}."]})
+            attrs["record"] = record
+        return attrs
+
+
+class AttendanceFiguresSerializer(serializers.Serializer):
+    registered = serializers.IntegerField()
+    inside = serializers.IntegerField()
+    left = serializers.IntegerField()
+    never_arrived = serializers.IntegerField()
+    check_ins = serializers.IntegerField()
+    check_outs = serializers.IntegerField()
+    median_seconds_inside = serializers.FloatField(
+        allow_null=True, help_text="Median of the total time inside of those who came; null if nobody came."
+    )
 
 
 class BulkResultSerializer(serializers.Serializer):

@@ -1,6 +1,7 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .views import AttendeeViewSet, EventViewSet
+from .views import AttendeeViewSet, CSVRenderer, EventViewSet
 
 router = DefaultRouter()
 # Ids are matched loosely (see ApiViewSet.lookup_value_regex), so no `.json` suffix routes.
@@ -8,4 +9,12 @@ router.include_format_suffixes = False
 router.register("events", EventViewSet, basename="event")
 router.register("attendees", AttendeeViewSet, basename="attendee")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path(
+        "events/<str:pk>/attendance.csv",
+        EventViewSet.as_view({"get": "attendance"}, renderer_classes=[CSVRenderer]),
+        {"format": "csv"},
+        name="event-attendance-csv",
+    ),
+    *router.urls,
+]

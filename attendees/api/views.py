@@ -9,9 +9,11 @@ from rest_framework import filters, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
-from .. import selectors, services
+from .. import exports, selectors, services
 from ..exceptions import AttendanceError, IdempotencyKeyReused
 from ..models import Attendee, Event
 from .exceptions import IdempotencyKeyMismatch, conflict_body, exception_handler
@@ -19,12 +21,15 @@ from .filters import AttendeeFilter, SearchFilter
 from .permissions import AttendeePermission, EventPermission
 from .schema import AttendeesAutoSchema
 from .serializers import (
+    AttendanceFiguresSerializer,
     AttendanceRequestSerializer,
     AttendeeSerializer,
     BulkCheckOutSerializer,
     BulkResultSerializer,
     ConflictSerializer,
+    CorrectionSerializer,
     EventSerializer,
+    RecordSerializer,
 )
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -41,6 +46,17 @@ conflict_response = OpenApiResponse(ConflictSerializer, description="Refused by 
 key_reused_response = OpenApiResponse(
     ConflictSerializer, description="The Idempotency-Key was used before with a different request."
 )
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets `?format=csv` and `Accept: text/csv` choose the streamed CSV of an action."""
+
+    media_type = "text/csv"
+    format = "csv"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        # Only errors reach a renderer here (the CSV itself is streamed); they go out as text.
+        return str(data.get("detail", data) if isinstance(data, dict) else data).encode()
 
 
 class Pagination(PageNumberPagination):
@@ -70,6 +86,29 @@ class EventViewSet(ApiViewSet):
 
     def perform_destroy(self, instance):
         services.delete_event(event=instance)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", str, enum=["json", "csv"], description="csv: one row per attendee instead of the figures."
+            )
+        ],
+        responses={
+            200: OpenApiResponse(
+                AttendanceFiguresSerializer,
+                description="The figures; with format=csv, a streamed CSV (text/csv) with one row per attendee: "
+                "id, name, email, state, first_check_in, last_check_out, visits, seconds_inside.",
+            )
+        },
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer])
+    def attendance(self, request, pk=None, format=None):
+        """Who is inside, who left, who never came, the check-ins and check-outs that stand, and the median time
+        inside, in a constant number of queries."""
+        event = self.get_object()
+        if request.accepted_renderer.format == "csv":
+            return exports.attendance_response(event.attendees.all(), filename=f"attendance-event-{event.pk}.csv")
+        return Response(selectors.attendance_figures(event))
 
 
 @extend_schema_view(
@@ -113,16 +152,18 @@ class AttendeeViewSet(ApiViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        changes, record = _split_state(serializer.validated_data)
-        attendee = services.save_attendee(attendee=Attendee(), changes=changes, record=record, by=request.user)
+        changes, record, station = _split_state(serializer.validated_data)
+        attendee = services.save_attendee(
+            attendee=Attendee(), changes=changes, record=record, by=request.user, station=station
+        )
         return Response(self.fresh(attendee), status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         attendee = self.get_object()
         serializer = self.get_serializer(attendee, data=request.data, partial=kwargs.pop("partial", False))
         serializer.is_valid(raise_exception=True)
-        changes, record = _split_state(serializer.validated_data)
-        services.save_attendee(attendee=attendee, changes=changes, record=record, by=request.user)
+        changes, record, station = _split_state(serializer.validated_data)
+        services.save_attendee(attendee=attendee, changes=changes, record=record, by=request.user, station=station)
         return Response(self.fresh(attendee))
 
     def perform_destroy(self, instance):
@@ -157,30 +198,64 @@ class AttendeeViewSet(ApiViewSet):
         serializer.is_valid(raise_exception=True)
 
         def perform():
-            result = services.bulk_check_out(attendees=serializer.attendees(), by=request.user)
+            result = services.bulk_check_out(
+                attendees=serializer.attendees(), by=request.user, station=serializer.validated_data.get("station", "")
+            )
             return Response({"checked_out": result.done, "skipped": result.skipped})
 
         return respond_once(request, perform)
 
+    @extend_schema(responses={200: RecordSerializer(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def history(self, request, pk=None):
+        """Every check-in and check-out of the attendee as recorded, oldest first, voided ones included."""
+        records = selectors.history(self.get_object())
+        return Response(RecordSerializer(records, many=True).data)
+
+    @extend_schema(
+        request=CorrectionSerializer,
+        responses={201: RecordSerializer, 409: conflict_response},
+    )
+    @action(detail=True, methods=["post"])
+    def corrections(self, request, pk=None):
+        """Void a record (`void`) or add a missed check-out (`check_out_at`), with a `reason`.
+        Answers the record voided or added. Refused with 409 `already_voided`, `not_latest_record`,
+        `check_out_before_check_in`, `not_checked_in` or `already_checked_out`."""
+        attendee = self.get_object()
+        serializer = CorrectionSerializer(data=request.data, context={"attendee": attendee})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if "record" in data:
+            record = services.void_record(record=data["record"], by=request.user, reason=data["reason"])
+        else:
+            record = services.correct_check_out(
+                attendee=attendee, at=data["check_out_at"], by=request.user, reason=data["reason"]
+            )
+        record = selectors.history(attendee).get(pk=record.pk)
+        return Response(RecordSerializer(record).data, status=status.HTTP_201_CREATED)
+
     def record(self, request, service: Callable) -> Response:
-        self.get_serializer(data=request.data).is_valid(raise_exception=True)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         attendee = self.get_object()
 
         def perform():
-            service(attendee=attendee, by=request.user)
+            service(attendee=attendee, by=request.user, station=serializer.validated_data.get("station", ""))
             return Response(self.fresh(attendee), status=status.HTTP_201_CREATED)
 
         return respond_once(request, perform)
 
 
-def _split_state(validated_data: dict) -> tuple[dict, str | None]:
+def _split_state(validated_data: dict) -> tuple[dict, str | None, str]:
+    """The attendee's field changes, the check-in or check-out asked for, and its station."""
     changes = dict(validated_data)
+    station = changes.pop("station", "")
     record = None
     if changes.pop("is_checked_in", False):
         record = "check_in"
     if changes.pop("is_checked_out", False):
         record = "check_out"
-    return changes, record
+    return changes, record, station
 
 
 def respond_once(request, perform: Callable[[], Response]) -> Response:

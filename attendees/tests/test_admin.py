@@ -279,7 +279,7 @@ def test_check_out_action_of_nobody_inside_records_nothing(door_client, make_att
 
 
 # Measured: the action request costs the same whatever the number selected.
-ACTION_QUERIES = {"check_in_selected": 13, "check_out_selected": 12}
+ACTION_QUERIES = {"check_in_selected": 14, "check_out_selected": 13}
 
 
 @pytest.mark.parametrize("size", [10, 500])
@@ -391,11 +391,13 @@ def test_history_admin_offers_no_delete_action(superuser_client, attendee):
     assert "delete_selected" not in offered_actions(response)
 
 
-def test_deleting_an_attendee_with_history_lists_the_protected_visits(superuser_client, returning_attendee):
+def test_deleting_an_attendee_with_history_lists_the_protected_visits_and_records(superuser_client, returning_attendee):
     response = superuser_client.get(f"{CHANGELIST}{returning_attendee.pk}/delete/")
 
     assert response.status_code == 200
-    assert len(response.context["protected"]) == 2
+    protected = [str(item) for item in response.context["protected"]]
+    assert sum(item.startswith("Visit:") for item in protected) == 2
+    assert all(item.startswith(("Visit:", "Record:")) for item in protected)
 
 
 def test_deleting_an_attendee_with_history_is_refused(superuser_client, returning_attendee):

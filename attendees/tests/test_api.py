@@ -18,7 +18,7 @@ ATTENDEE_KEYS = {
     "checkin_times",
     "checkout_times",
 }
-EVENT_KEYS = {"id", "name", "starts_at", "ends_at"}
+EVENT_KEYS = {"id", "name", "starts_at", "ends_at", "auto_checkout_at"}
 PAGE_KEYS = {"count", "next", "previous", "results"}
 CONFLICT_KEYS = {"detail", "code"}
 
@@ -130,7 +130,13 @@ def test_an_event_is_shown_by_id(admin_client_api, event):
     response = admin_client_api.get(event_url(event.pk))
 
     assert response.status_code == 200
-    assert response.json() == {"id": event.pk, "name": "PyCon", "starts_at": None, "ends_at": None}
+    assert response.json() == {
+        "id": event.pk,
+        "name": "PyCon",
+        "starts_at": None,
+        "ends_at": None,
+        "auto_checkout_at": None,
+    }
 
 
 @pytest.mark.parametrize("event_id", ["999999", "abc", "1.5", "99999999999999999999999"])
@@ -1251,13 +1257,14 @@ def test_a_check_in_through_the_api_costs_a_fixed_list_of_queries(
     attendee = make_attendee(state="left")
 
     # Token and user, the user's permissions (2), the attendee; in one transaction (the
-    # test's own here, so no BEGIN and COMMIT): the INSERT and the start-time fix-up; the visits.
-    with django_assert_num_queries(7) as captured:
+    # test's own here, so no BEGIN and COMMIT): the visit's INSERT, the start-time fix-up
+    # and the record's INSERT; the visits.
+    with django_assert_num_queries(8) as captured:
         response = door_client.post(f"{ATTENDEES}{attendee.pk}/checkin/")
 
     assert response.status_code == 201
     statements = [query["sql"].split()[0] for query in captured.captured_queries]
-    assert statements == ["SELECT", "SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "SELECT"]
+    assert statements == ["SELECT", "SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "INSERT", "SELECT"]
 
 
 def test_a_check_out_through_the_api_costs_a_fixed_list_of_queries(
@@ -1265,10 +1272,11 @@ def test_a_check_out_through_the_api_costs_a_fixed_list_of_queries(
 ):
     attendee = make_attendee(state="inside")
 
-    # Token and user, the user's permissions (2), the attendee, the UPDATE, the visits.
-    with django_assert_num_queries(6) as captured:
+    # Token and user, the user's permissions (2), the attendee, the visit's UPDATE, the
+    # record's INSERT, the visits.
+    with django_assert_num_queries(7) as captured:
         response = door_client.post(f"{ATTENDEES}{attendee.pk}/checkout/")
 
     assert response.status_code == 201
     statements = [query["sql"].split()[0] for query in captured.captured_queries]
-    assert statements == ["SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "SELECT"]
+    assert statements == ["SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "SELECT"]
