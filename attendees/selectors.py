@@ -272,6 +272,12 @@ def checkout_times(attendee: Attendee) -> list:
     return [visit.checked_out_at for visit in attendee.visits.all() if visit.checked_out_at is not None]
 
 
+def events_due_for_check_out(now: datetime.datetime | None = None) -> list[Event]:
+    """Events whose scheduled check-out time has come, soonest first."""
+    now = now or timezone.now()
+    return list(Event.objects.filter(auto_checkout_at__lte=now).order_by("auto_checkout_at", "pk"))
+
+
 def count_inside(queryset: QuerySet[Attendee]) -> int:
     """How many of `queryset` are inside now (what a bulk check-out would check out)."""
     return attendees_with_state(queryset).filter(is_checked_in=True).count()

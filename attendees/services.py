@@ -29,6 +29,7 @@ from django.db.models import Exists, F, Model, OuterRef, ProtectedError, QuerySe
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from . import selectors
 from .exceptions import (
     AlreadyCheckedIn,
     AlreadyCheckedOut,
@@ -331,7 +332,7 @@ def check_out_due(*, now: datetime.datetime | None = None) -> list[DueCheckOut]:
     """
     now = now or timezone.now()
     done = []
-    for event in Event.objects.filter(auto_checkout_at__lte=now).order_by("auto_checkout_at", "pk"):
+    for event in selectors.events_due_for_check_out(now):
         due = event.auto_checkout_at
         next_at = due + datetime.timedelta(days=(now - due).days + 1)
         if event.ends_at is not None and next_at > event.ends_at:

@@ -1,3 +1,4 @@
+import datetime
 import io
 import re
 
@@ -5,11 +6,12 @@ import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from attendees import selectors
-from attendees.models import Attendee, Event, Visit
+from attendees import selectors, services
+from attendees.models import Attendee, Event, Record, Visit
 
 
 def run(*args) -> str:
@@ -139,3 +141,91 @@ def test_the_record_attendance_permission_exists_with_its_name(db):
     permission = Permission.objects.get(content_type__app_label="attendees", codename="record_attendance")
 
     assert permission.name == "Can check attendees in and out"
+
+
+def test_checkout_all_records_its_check_outs_with_source_command(make_attendee, event):
+    inside = make_attendee(state="inside")
+
+    run("checkout_all", "--event", str(event.pk))
+
+    record = Record.objects.get(attendee=inside, type=Record.Type.CHECK_OUT)
+    assert record.source == Record.Source.COMMAND
+    assert record.recorded_by is None
+
+
+def test_checkout_all_needs_event_or_due():
+    with pytest.raises(CommandError, match="one of the arguments --event --due is required"):
+        run("checkout_all")
+
+
+@pytest.fixture
+def due_event(make_attendee, event):
+    """An event whose scheduled check-out came an hour ago, lasting three more days, with two people inside."""
+    now = timezone.now()
+    event.starts_at = now - datetime.timedelta(days=1)
+    event.ends_at = now + datetime.timedelta(days=3)
+    event.auto_checkout_at = now - datetime.timedelta(hours=1)
+    event.save()
+    for state in ("inside", "inside", "left", "never"):
+        make_attendee(state=state)
+    return event
+
+
+def test_checkout_all_due_checks_out_everyone_inside_as_auto_and_moves_the_time_on_a_day(due_event):
+    was_due = due_event.auto_checkout_at
+
+    output = run("checkout_all", "--due")
+
+    assert f"Checked out 2 attendees of event {due_event.pk}" in output
+    assert "1 event due." in output
+    assert open_visits(due_event.attendees.all()) == 0
+    auto = Record.objects.filter(attendee__event=due_event, source=Record.Source.AUTO)
+    assert auto.count() == 2
+    due_event.refresh_from_db()
+    assert due_event.auto_checkout_at == was_due + datetime.timedelta(days=1)
+
+
+def test_checkout_all_due_run_twice_by_cron_checks_out_once(due_event):
+    run("checkout_all", "--due")
+    inside_again = due_event.attendees.first()
+    services.check_in(attendee=inside_again, by=None)
+
+    output = run("checkout_all", "--due")
+
+    assert "0 events due." in output
+    assert open_visits(due_event.attendees.all()) == 1
+    assert Record.objects.filter(attendee__event=due_event, source=Record.Source.AUTO).count() == 2
+
+
+def test_checkout_all_due_stops_scheduling_once_the_event_is_over(due_event):
+    due_event.ends_at = timezone.now() + datetime.timedelta(hours=2)
+    due_event.save()
+
+    output = run("checkout_all", "--due")
+
+    assert "no further scheduled check-out" in output
+    due_event.refresh_from_db()
+    assert due_event.auto_checkout_at is None
+
+
+def test_checkout_all_due_leaves_events_not_yet_due(due_event, other_event, make_attendee):
+    other_event.auto_checkout_at = timezone.now() + datetime.timedelta(hours=1)
+    other_event.save()
+    later = make_attendee(state="inside", event=other_event)
+
+    run("checkout_all", "--due")
+
+    assert open_visits([later]) == 1
+    other_event.refresh_from_db()
+    assert other_event.auto_checkout_at > timezone.now()
+
+
+def test_checkout_all_due_dry_run_says_how_many_and_records_nothing(due_event):
+    records = Record.objects.count()
+
+    output = run("checkout_all", "--due", "--dry-run")
+
+    assert f"Would check out 2 attendees of event {due_event.pk}" in output
+    assert "1 event due; nothing recorded." in output
+    assert Record.objects.count() == records
+    assert open_visits(due_event.attendees.all()) == 2
