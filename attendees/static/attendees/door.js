@@ -14,6 +14,7 @@
   const form = document.getElementById("door-search");
   const eventSelect = document.getElementById("door-event");
   const queryInput = document.getElementById("door-query");
+  const stationInput = document.getElementById("door-station");
   const results = document.getElementById("door-results");
   const summary = document.getElementById("door-summary");
   const message = document.getElementById("door-message");
@@ -33,6 +34,21 @@
     already_checked_out: (name) => `Already checked out. ${name} has left; nothing was changed.`,
     not_checked_in: (name) => `Not checked in yet. ${name} has not arrived, so cannot check out; nothing was changed.`,
   };
+
+  // The station is the same for every scan on this device: remember it.
+  const STATION_KEY = "attendees.door.station";
+  try {
+    stationInput.value = window.localStorage.getItem(STATION_KEY) || "";
+  } catch {
+    // Storage may be off (private browsing); the field then starts empty.
+  }
+  stationInput.addEventListener("change", () => {
+    try {
+      window.localStorage.setItem(STATION_KEY, stationInput.value.trim());
+    } catch {
+      // Nothing to do: the station is still sent with each scan.
+    }
+  });
 
   let searchTimer = null;
   let searchNumber = 0;
@@ -216,7 +232,8 @@
       const response = await fetch(`${attendeesUrl}${attendee.id}/${action}/`, {
         method: "POST",
         credentials: "same-origin",
-        headers: { Accept: "application/json", "X-CSRFToken": csrfToken },
+        headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+        body: JSON.stringify({ station: stationInput.value.trim() }),
       });
       const body = await response.json().catch(() => null);
       if (response.status === 201 && body) {

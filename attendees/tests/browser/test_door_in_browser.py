@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import connection
 
-from attendees.models import Visit
+from attendees.models import Record, Visit
 
 from .conftest import PASSWORD, PHONE, PLAYWRIGHT_MISSING
 
@@ -104,6 +104,11 @@ def test_door_page_works_with_the_keyboard_alone(phone_page, make_user, crowd, e
     page.wait_for_url(lambda url: urlsplit(url).path == "/door/")
 
     assert focused(page, "id") == "door-event"
+    page.keyboard.press("Shift+Tab")
+    assert focused(page, "id") == "door-station"
+    page.keyboard.type("North door")
+    page.keyboard.press("Tab")
+    assert focused(page, "id") == "door-event"
     page.keyboard.press("ArrowDown")
     expect(page.get_by_label("Event")).to_have_value(str(event.pk))
     expect_counts(page, inside=1, left=1, not_arrived=2)
@@ -133,6 +138,10 @@ def test_door_page_works_with_the_keyboard_alone(phone_page, make_user, crowd, e
     screenshot(page, "checked in and out by keyboard")
     visit = Visit.objects.get(attendee=crowd["ada"])
     assert visit.checked_out_at is not None
+    assert [(record.type, record.station) for record in Record.objects.filter(visit=visit).order_by("at")] == [
+        ("check_in", "North door"),
+        ("check_out", "North door"),
+    ]
 
 
 def test_two_phones_checking_out_the_same_attendee_at_once_one_succeeds_the_other_is_told(
