@@ -1,11 +1,15 @@
+import datetime
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet, prefetch_related_objects
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import selectors, services
-from .models import Attendee, Event, Visit
+from . import charts, exports, selectors, services
+from .models import Attendee, Event, Record, Visit
+
+ADMIN = Record.Source.ADMIN
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -28,14 +32,62 @@ class StateFilter(admin.SimpleListFilter):
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ["name", "starts_at", "ends_at"]
+    list_display = ["name", "starts_at", "ends_at", "auto_checkout_at"]
     search_fields = ["name"]
     date_hierarchy = "starts_at"
+    fields = ["name", "starts_at", "ends_at", "auto_checkout_at", "attendance", "occupancy"]
+    readonly_fields = ["attendance", "occupancy"]
+    actions = ["export_attendance"]
+
+    def get_fields(self, request, obj=None):
+        # The figures and the chart need attendees to show: not on the add page, and only to those who may see them.
+        if obj is None or not self.has_view_attendee_permission(request):
+            return [name for name in self.fields if name not in self.readonly_fields]
+        return self.fields
+
+    def has_view_attendee_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.view_attendee")
+
+    @admin.display(description=_("attendance"))
+    def attendance(self, event: Event):
+        figures = selectors.attendance_figures(event)
+        median = figures["median_seconds_inside"]
+        rows = [
+            (_("Registered"), figures["registered"]),
+            (_("Inside now"), figures["inside"]),
+            (_("Left"), figures["left"]),
+            (_("Never arrived"), figures["never_arrived"]),
+            (_("Check-ins"), figures["check_ins"]),
+            (_("Check-outs"), figures["check_outs"]),
+            (_("Median time inside"), "-" if median is None else _duration(datetime.timedelta(seconds=median))),
+        ]
+        return format_html(
+            '<table class="attendees-figures">{}</table>',
+            format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows),
+        )
+
+    @admin.display(description=_("people inside over time"))
+    def occupancy(self, event: Event):
+        return charts.occupancy_svg(selectors.occupancy(event))
+
+    @admin.action(description=_("Export attendance of selected events as CSV"), permissions=["view_attendee"])
+    def export_attendance(self, request, queryset: QuerySet[Event]):
+        attendees = Attendee.objects.filter(event__in=queryset.order_by().values("pk"))
+        return exports.attendance_response(attendees, filename="attendance.csv", with_event=True)
 
 
 @admin.register(Attendee)
 class AttendeeAdmin(admin.ModelAdmin):
-    list_display = ["last_name", "first_name", "email", "event", "state", "last_checked_in_at", "last_checked_out_at"]
+    list_display = [
+        "last_name",
+        "first_name",
+        "email",
+        "event",
+        "state",
+        "last_checked_in_at",
+        "last_checked_out_at",
+        "time_inside",
+    ]
     list_display_links = ["last_name", "first_name"]
     list_filter = ["event", StateFilter]
     search_fields = ["first_name", "last_name", "email"]
@@ -73,6 +125,10 @@ class AttendeeAdmin(admin.ModelAdmin):
     def last_checked_out_at(self, attendee: Attendee):
         return attendee.last_checked_out_at
 
+    @admin.display(description=_("time inside"), ordering="time_inside")
+    def time_inside(self, attendee: Attendee):
+        return "-" if attendee.time_inside is None else _duration(_as_timedelta(attendee.time_inside))
+
     @admin.display(description=_("check-in times (UTC)"))
     def checkin_times(self, attendee: Attendee):
         return _times_list(selectors.checkin_times(attendee)) if attendee.pk else "-"
@@ -83,7 +139,7 @@ class AttendeeAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Check in selected attendees"), permissions=["record_attendance"])
     def check_in_selected(self, request, queryset: QuerySet[Attendee]) -> None:
-        result = services.bulk_check_in(attendees=queryset, by=request.user)
+        result = services.bulk_check_in(attendees=queryset, by=request.user, source=ADMIN)
         done = ngettext("Checked in %(done)d attendee", "Checked in %(done)d attendees", result.done)
         skipped = ngettext(
             "skipped %(skipped)d who was already inside", "skipped %(skipped)d who were already inside", result.skipped
@@ -92,7 +148,7 @@ class AttendeeAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Check out selected attendees"), permissions=["record_attendance"])
     def check_out_selected(self, request, queryset: QuerySet[Attendee]) -> None:
-        result = services.bulk_check_out(attendees=queryset, by=request.user)
+        result = services.bulk_check_out(attendees=queryset, by=request.user, source=ADMIN)
         done = ngettext("Checked out %(done)d attendee", "Checked out %(done)d attendees", result.done)
         skipped = ngettext(
             "skipped %(skipped)d who was not inside", "skipped %(skipped)d who were not inside", result.skipped
@@ -106,6 +162,17 @@ class AttendeeAdmin(admin.ModelAdmin):
         self.message_user(request, f"{message}.", messages.SUCCESS if result.done else messages.WARNING)
 
 
+def _duration(duration: datetime.timedelta) -> str:
+    """H:MM:SS, hours running past 24."""
+    seconds = round(duration.total_seconds())
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02}:{seconds % 60:02}"
+
+
+def _as_timedelta(value) -> datetime.timedelta:
+    # Summed durations come back as microseconds from databases without an interval type.
+    return value if isinstance(value, datetime.timedelta) else datetime.timedelta(microseconds=value)
+
+
 def _times_list(times) -> str:
     if not times:
         return "-"
@@ -116,11 +183,32 @@ def _times_list(times) -> str:
 class VisitAdmin(admin.ModelAdmin):
     """The history, read-only: visits are recorded by check-ins and check-outs only."""
 
-    list_display = ["attendee", "checked_in_at", "checked_in_by", "checked_out_at", "checked_out_by"]
+    list_display = ["attendee", "checked_in_at", "checked_in_by", "checked_out_at", "checked_out_by", "voided_at"]
     list_filter = ["attendee__event"]
     list_select_related = ["attendee", "checked_in_by", "checked_out_by"]
     search_fields = ["attendee__first_name", "attendee__last_name", "attendee__email"]
     date_hierarchy = "checked_in_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Record)
+class RecordAdmin(admin.ModelAdmin):
+    """Every check-in and check-out as recorded, voided ones included; read-only.
+    Corrections go through the API's corrections endpoint, which keeps who, when and why."""
+
+    list_display = ["attendee", "type", "at", "station", "source", "recorded_by", "voided_at", "voided_by"]
+    list_filter = ["type", "source", "attendee__event"]
+    list_select_related = ["attendee", "recorded_by", "voided_by"]
+    search_fields = ["attendee__first_name", "attendee__last_name", "attendee__email", "station"]
+    date_hierarchy = "at"
 
     def has_add_permission(self, request) -> bool:
         return False
