@@ -34,26 +34,43 @@ SELECT u.id, u.is_active AND (u.is_superuser OR 2 = (
 FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id
 WHERE t.key = %s
 """.strip()
+# The visit and its record in one statement each way: PostgreSQL's data-modifying CTEs.
 CHECK_IN_SQL = """
-INSERT INTO attendees_visit (attendee_id, checked_in_at, checked_in_by_id) VALUES (%s, %s, %s)
-ON CONFLICT DO NOTHING
+WITH opened AS (
+    INSERT INTO attendees_visit (attendee_id, checked_in_at, checked_in_by_id) VALUES (%s, %s, %s)
+    ON CONFLICT DO NOTHING
+    RETURNING id, attendee_id, checked_in_at, checked_in_by_id
+)
+INSERT INTO attendees_record
+    (attendee_id, visit_id, type, at, recorded_at, recorded_by_id, station, source, reason, void_reason)
+SELECT attendee_id, id, 'check_in', checked_in_at, checked_in_at, checked_in_by_id, %s, 'api', '', '' FROM opened
 """.strip()
 CHECK_OUT_SQL = """
-UPDATE attendees_visit SET checked_out_at = GREATEST(%s, checked_in_at), checked_out_by_id = %s
-WHERE attendee_id = %s AND checked_out_at IS NULL
+WITH closed AS (
+    UPDATE attendees_visit SET checked_out_at = GREATEST(%s, checked_in_at), checked_out_by_id = %s
+    WHERE attendee_id = %s AND checked_out_at IS NULL AND voided_at IS NULL
+    RETURNING id, attendee_id, checked_out_at, checked_out_by_id
+)
+INSERT INTO attendees_record
+    (attendee_id, visit_id, type, at, recorded_at, recorded_by_id, station, source, reason, void_reason)
+SELECT attendee_id, id, 'check_out', checked_out_at, %s, checked_out_by_id, %s, 'api', '', '' FROM closed
 """.strip()
 ATTENDEE_SQL = """
 SELECT a.id, a.event_id, a.first_name, a.last_name, a.email,
-    ARRAY(SELECT v.checked_in_at FROM attendees_visit v WHERE v.attendee_id = a.id ORDER BY v.checked_in_at, v.id),
     ARRAY(
-        SELECT v.checked_out_at FROM attendees_visit v WHERE v.attendee_id = a.id AND v.checked_out_at IS NOT NULL
+        SELECT v.checked_in_at FROM attendees_visit v WHERE v.attendee_id = a.id AND v.voided_at IS NULL
+        ORDER BY v.checked_in_at, v.id
+    ),
+    ARRAY(
+        SELECT v.checked_out_at FROM attendees_visit v
+        WHERE v.attendee_id = a.id AND v.checked_out_at IS NOT NULL AND v.voided_at IS NULL
         ORDER BY v.checked_in_at, v.id
     )
 FROM attendees_attendee a WHERE a.id = %s
 """.strip()
 REFUSAL_SQL = """
 SELECT EXISTS (SELECT 1 FROM attendees_attendee WHERE id = %s),
-    EXISTS (SELECT 1 FROM attendees_visit WHERE attendee_id = %s)
+    EXISTS (SELECT 1 FROM attendees_visit WHERE attendee_id = %s AND voided_at IS NULL)
 """.strip()
 
 
@@ -105,13 +122,14 @@ def record(request, pk: int, action: str) -> tuple[int, dict]:
             return user_id
         if action == "checkin":
             try:
-                cursor.execute(CHECK_IN_SQL, [pk, timezone.now(), user_id])
+                cursor.execute(CHECK_IN_SQL, [pk, timezone.now(), user_id, ""])
             except IntegrityError:
                 return 404, _error("not_found", "No Attendee matches the given query.")
             if cursor.rowcount == 0:
                 return 409, _error("already_checked_in", "The attendee is already checked in.")
             return 201, _attendee(cursor, pk)
-        cursor.execute(CHECK_OUT_SQL, [timezone.now(), user_id, pk])
+        now = timezone.now()
+        cursor.execute(CHECK_OUT_SQL, [now, user_id, pk, now, ""])
         if cursor.rowcount == 0:
             cursor.execute(REFUSAL_SQL, [pk, pk])
             exists, has_visits = cursor.fetchone()

@@ -19,17 +19,27 @@ SPEEDUP_AT = 10_000
 
 
 def floor_check_out(*, event_id: int, by_id: int | None) -> int:
-    """The same writes as the service, by hand: one UPDATE in one transaction."""
+    """The same writes as the service, by hand, in one transaction: one UPDATE of the
+    visits and one INSERT ... SELECT of their check-out records."""
     greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE attendees_visit SET checked_out_at = {greatest}(%s, checked_in_at), checked_out_by_id = %s "
-            "WHERE checked_out_at IS NULL "
+            "WHERE checked_out_at IS NULL AND voided_at IS NULL "
             "AND attendee_id IN (SELECT id FROM attendees_attendee WHERE event_id = %s)",
             [now, by_id, event_id],
         )
-        return cursor.rowcount
+        closed = cursor.rowcount
+        cursor.execute(
+            "INSERT INTO attendees_record "
+            "(attendee_id, visit_id, type, at, recorded_at, recorded_by_id, station, source, reason, void_reason) "
+            "SELECT attendee_id, id, 'check_out', checked_out_at, %s, checked_out_by_id, '', 'api', '', '' "
+            "FROM attendees_visit WHERE checked_out_at >= %s AND voided_at IS NULL "
+            "AND attendee_id IN (SELECT id FROM attendees_attendee WHERE event_id = %s)",
+            [now, now, event_id],
+        )
+        return closed
 
 
 def naive_check_out(*, event_id: int, by, limit: int) -> int:
@@ -132,8 +142,9 @@ def run(*, sizes: list[int], repeat: int, naive_limit: int, user) -> Section:
         "CaptureQueriesContext, BEGIN and COMMIT included"
     )
     section.notes.append(
-        "floor: one hand-written UPDATE ... WHERE checked_out_at IS NULL AND attendee_id IN "
-        "(SELECT id FROM attendees_attendee WHERE event_id = %s) in one transaction"
+        "floor: a hand-written UPDATE ... WHERE checked_out_at IS NULL AND attendee_id IN "
+        "(SELECT id FROM attendees_attendee WHERE event_id = %s) and an INSERT ... SELECT of the check-out records, "
+        "in one transaction"
     )
     section.notes.append("naive: a loop of services.check_out, one run, statements counted by an execute wrapper")
     for result in results:

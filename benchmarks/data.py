@@ -1,5 +1,5 @@
-"""Fast, untimed set-up: events, attendees, their visits and users, created with
-`bulk_create` so that every field the models declare gets its default."""
+"""Fast, untimed set-up: events, attendees, their visits and records, and users, created
+with `bulk_create` so that every field the models declare gets its default."""
 
 import secrets
 from datetime import datetime, timedelta
@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from attendees.models import Attendee, Event, Visit
+from attendees.models import Attendee, Event, Record, Visit
 
 BATCH_SIZE = 5_000
 DOOR_STAFF_PERMISSIONS = ["view_event", "view_attendee", "record_attendance"]
@@ -34,37 +34,64 @@ def attendee_ids(event: Event) -> list[int]:
 
 
 def add_visits(ids: list[int], *, closed: bool, at: datetime | None = None, by=None) -> None:
-    """One visit for each attendee of `ids`, open (inside) or closed (left)."""
+    """One visit for each attendee of `ids`, open (inside) or closed (left), with its records."""
     at = at or timezone.now() - timedelta(hours=1)
-    Visit.objects.bulk_create(
-        (
-            Visit(
-                attendee_id=pk,
-                checked_in_at=at,
-                checked_in_by=by,
-                checked_out_at=at + timedelta(minutes=30) if closed else None,
-                checked_out_by=by if closed else None,
-            )
-            for pk in ids
-        ),
-        batch_size=BATCH_SIZE,
+    _add_with_records(
+        Visit(
+            attendee_id=pk,
+            checked_in_at=at,
+            checked_in_by=by,
+            checked_out_at=at + timedelta(minutes=30) if closed else None,
+            checked_out_by=by if closed else None,
+        )
+        for pk in ids
     )
 
 
 def add_history(attendee: Attendee, visits: int) -> None:
-    """`visits` earlier, closed visits of one attendee, a minute apart, ending an hour ago."""
+    """`visits` earlier, closed visits of one attendee, a minute apart, ending an hour ago, with their records."""
     start = timezone.now() - timedelta(hours=1, minutes=visits)
-    Visit.objects.bulk_create(
-        (
-            Visit(
-                attendee=attendee,
-                checked_in_at=start + timedelta(minutes=n),
-                checked_out_at=start + timedelta(minutes=n, seconds=30),
-            )
-            for n in range(visits)
-        ),
-        batch_size=BATCH_SIZE,
+    _add_with_records(
+        Visit(
+            attendee=attendee,
+            checked_in_at=start + timedelta(minutes=n),
+            checked_out_at=start + timedelta(minutes=n, seconds=30),
+        )
+        for n in range(visits)
     )
+
+
+def _add_with_records(visits) -> None:
+    """Insert `visits` and the check-in and check-out records the services would have written."""
+    batch = []
+    for visit in visits:
+        batch.append(visit)
+        if len(batch) == BATCH_SIZE:
+            _insert_batch(batch)
+            batch = []
+    _insert_batch(batch)
+
+
+def _insert_batch(visits: list[Visit]) -> None:
+    Visit.objects.bulk_create(visits)
+    records = []
+    for visit in visits:
+        stamps = [(Record.Type.CHECK_IN, visit.checked_in_at, visit.checked_in_by_id)]
+        if visit.checked_out_at:
+            stamps.append((Record.Type.CHECK_OUT, visit.checked_out_at, visit.checked_out_by_id))
+        records += [
+            Record(
+                attendee_id=visit.attendee_id,
+                visit_id=visit.pk,
+                type=type,
+                at=at,
+                recorded_at=at,
+                recorded_by_id=user_id,
+                source=Record.Source.API,
+            )
+            for type, at, user_id in stamps
+        ]
+    Record.objects.bulk_create(records, batch_size=BATCH_SIZE)
 
 
 def inside_event(name: str, size: int, by=None) -> Event:
@@ -78,7 +105,7 @@ def inside_event(name: str, size: int, by=None) -> Event:
 def analyze() -> None:
     """Refresh the planner's statistics after a bulk load, as autovacuum would in time."""
     with connection.cursor() as cursor:
-        for model in (Attendee, Visit):
+        for model in (Attendee, Visit, Record):
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 

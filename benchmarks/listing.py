@@ -29,7 +29,7 @@ def floor_page(event_id: int) -> bytes:
         ids = [row[0] for row in attendees]
         cursor.execute(
             "SELECT attendee_id, checked_in_at, checked_out_at FROM attendees_visit "
-            f"WHERE attendee_id IN ({', '.join(['%s'] * len(ids))}) ORDER BY checked_in_at, id",
+            f"WHERE attendee_id IN ({', '.join(['%s'] * len(ids))}) AND voided_at IS NULL ORDER BY checked_in_at, id",
             ids,
         )
         visits = {pk: [] for pk in ids}

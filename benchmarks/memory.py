@@ -45,7 +45,7 @@ def run(*, size: int, user) -> Section:
             [
                 {
                     "service": "services.bulk_check_out",
-                    "floor": "floor: hand-written UPDATE",
+                    "floor": "floor: hand-written SQL",
                     "naive": "naive: load the rows",
                 }[mode],
                 result["rss_before_kib"] / 1024,
