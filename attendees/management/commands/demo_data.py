@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from attendees import services
-from attendees.models import Attendee, Event
+from attendees.models import Attendee, Event, Record
 
 EVENT_NAME = "Demo Conference"
 # (first name, last name, what happens to them)
@@ -37,14 +37,15 @@ STEPS = {
 ROLES = {
     "Door staff": ["view_event", "view_attendee", "record_attendance"],
     "Attendance viewers": ["view_event", "view_attendee"],
+    "Attendance correctors": ["view_event", "view_attendee", "record_attendance", "correct_attendance"],
 }
 
 
 class Command(BaseCommand):
     help = (
-        "Load a demo event with attendees in every state, the groups 'Door staff' and "
-        "'Attendance viewers', and an 'admin' superuser. Safe to run again: nothing is duplicated; "
-        "the admin password is reset and printed."
+        "Load a demo event with attendees in every state, the groups 'Door staff', "
+        "'Attendance viewers' and 'Attendance correctors', and an 'admin' superuser. "
+        "Safe to run again: nothing is duplicated; the admin password is reset and printed."
     )
 
     @transaction.atomic
@@ -56,8 +57,11 @@ class Command(BaseCommand):
                 *Permission.objects.filter(content_type__app_label="attendees", codename__in=codenames)
             )
         now = timezone.now()
+        ends_at = now + timedelta(hours=6)
         event, _ = Event.objects.get_or_create(
-            name=EVENT_NAME, defaults={"starts_at": now - timedelta(hours=2), "ends_at": now + timedelta(hours=6)}
+            name=EVENT_NAME,
+            # Whoever is still inside at the end is checked out by `checkout_all --due`.
+            defaults={"starts_at": now - timedelta(hours=2), "ends_at": ends_at, "auto_checkout_at": ends_at},
         )
         for first_name, last_name, story in PEOPLE:
             attendee, created = Attendee.objects.get_or_create(
@@ -68,7 +72,7 @@ class Command(BaseCommand):
             if created:
                 for step in STEPS[story]:
                     service = services.check_in if step == "in" else services.check_out
-                    service(attendee=attendee, by=admin_user)
+                    service(attendee=attendee, by=admin_user, station="Main entrance", source=Record.Source.COMMAND)
         token, _ = Token.objects.get_or_create(user=admin_user)
         self.stdout.write(
             self.style.SUCCESS(f"Demo event {event.pk} ({event}) has {event.attendees.count()} attendees.")
