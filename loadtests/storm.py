@@ -198,14 +198,19 @@ class History:
     is_checked_out: bool
     ins: list[datetime]
     outs: list[datetime]
+    # The standing records of /history/: (type, at), oldest first.
+    records: list[tuple[str, datetime]]
 
     @classmethod
-    def from_json(cls, data: dict) -> History:
+    def from_json(cls, data: dict, records: list[dict]) -> History:
         return cls(
             is_checked_in=data["is_checked_in"],
             is_checked_out=data["is_checked_out"],
             ins=[datetime.fromisoformat(time) for time in data["checkin_times"]],
             outs=[datetime.fromisoformat(time) for time in data["checkout_times"]],
+            records=[
+                (record["type"], datetime.fromisoformat(record["at"])) for record in records if not record["voided"]
+            ],
         )
 
     def problems(self) -> list[str]:
@@ -219,6 +224,13 @@ class History:
             if later < earlier:
                 found.append(f"not in time order: {earlier.isoformat()} is followed by {later.isoformat()}")
                 break
+        recorded_ins = sorted(at for kind, at in self.records if kind == "check_in")
+        recorded_outs = sorted(at for kind, at in self.records if kind == "check_out")
+        if (recorded_ins, recorded_outs) != (sorted(self.ins), sorted(self.outs)):
+            found.append(
+                f"the history's records ({len(recorded_ins)} in, {len(recorded_outs)} out) differ from the times "
+                f"({len(self.ins)} in, {len(self.outs)} out)"
+            )
         inside = len(self.ins) == len(self.outs) + 1
         left = bool(self.ins) and len(self.ins) == len(self.outs)
         if (self.is_checked_in, self.is_checked_out) != (inside, left):
@@ -270,7 +282,10 @@ class Site:
         return pks
 
     def history(self, pk: int) -> History:
-        return History.from_json(self.admin.get(f"/api/attendees/{pk}/"))
+        return History.from_json(self.admin.get(f"/api/attendees/{pk}/"), self.records(pk))
+
+    def records(self, pk: int) -> list[dict]:
+        return self.admin.get(f"/api/attendees/{pk}/history/")
 
     def histories(self, pks: list[int]) -> dict[int, History]:
         wanted = set(pks)
@@ -278,7 +293,7 @@ class Site:
         page = self.admin.get(f"/api/attendees/?event={self.event_id}&page_size=500&ordering=id")
         for data in page["results"]:
             if data["id"] in wanted:
-                found[data["id"]] = History.from_json(data)
+                found[data["id"]] = History.from_json(data, self.records(data["id"]))
         missing = wanted - set(found)
         for pk in missing:
             found[pk] = self.history(pk)
