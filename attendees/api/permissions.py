@@ -42,8 +42,8 @@ class AttendeePermission(BasePermission):
             sent = set(request.data) if isinstance(request.data, dict) else set()
             if sent & set(STATE_FIELDS):
                 needed.add(RECORD_ATTENDANCE)
-            # A PATCH that only checks in or out is a check-in or check-out, not an edit.
-            if action == "partial_update" and sent and sent <= set(STATE_FIELDS):
+            # A PATCH that only checks in or out (with its station) is a check-in or check-out, not an edit.
+            if action == "partial_update" and sent & set(STATE_FIELDS) and sent <= {*STATE_FIELDS, "station"}:
                 needed.discard("attendees.change_attendee")
         return needed
 

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from attendees.models import Attendee, Event, Visit
+from attendees.models import Attendee, Event, Record, Visit
 
 ROLES = ["anonymous", "no_permission", "viewer", "door_staff", "editor", "superuser"]
 
@@ -413,3 +413,23 @@ def test_a_patch_of_a_name_and_a_flag_with_both_permissions_renames_and_records(
     scene.inside.refresh_from_db()
     assert scene.inside.first_name == "Augusta"
     assert scene.inside.visits.get().checked_out_at is not None
+
+
+def test_a_patch_that_checks_out_with_a_station_needs_record_attendance_not_change_attendee(client_with, scene):
+    client = client_with("view_attendee", "record_attendance")
+
+    response = client.patch(
+        f"/api/attendees/{scene.inside.pk}/", {"is_checked_out": True, "station": "North door"}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    record = Record.objects.get(attendee=scene.inside, type=Record.Type.CHECK_OUT)
+    assert record.station == "North door"
+
+
+def test_a_patch_of_the_station_alone_is_an_edit_and_needs_change_attendee(client_with, scene):
+    client = client_with("view_attendee", "record_attendance")
+
+    response = client.patch(f"/api/attendees/{scene.inside.pk}/", {"station": "North door"}, format="json")
+
+    assert response.status_code == 403
