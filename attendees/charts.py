@@ -8,7 +8,8 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 44
+# Room for half a dated time label beyond the first and the last tick.
+LEFT, RIGHT, TOP, BOTTOM = 56, 48, 16, 50
 X_LABELS = 6
 
 
@@ -35,7 +36,10 @@ def occupancy_svg(points: list[tuple[datetime.datetime, int]]) -> SafeString:
     several_days = points[0][0].date() != points[-1][0].date()
     label_format = "%b %d %H:%M" if several_days else "%H:%M"
     every = max(1, math.ceil(len(points) / X_LABELS))
-    x_ticks = [Tick(x(at), at.strftime(label_format)) for at, _ in points[::every]]
+    x_ticks = [Tick(x(at), at.strftime(label_format)) for at, _ in points[:-1:every]]
+    if len(points) > 1 and x(points[-1][0]) - x_ticks[-1].position > plot_width / (2 * X_LABELS):
+        # The end (now, or the event's end) is labelled unless it would crowd the last tick.
+        x_ticks.append(Tick(x(points[-1][0]), points[-1][0].strftime(label_format)))
     y_ticks = [Tick(y(value), str(value)) for value in sorted({0, top_value // 2, top_value})]
     # A step line: the count holds until the next point.
     corners = []
@@ -51,7 +55,7 @@ def occupancy_svg(points: list[tuple[datetime.datetime, int]]) -> SafeString:
             "right": WIDTH - RIGHT,
             "top": TOP,
             "bottom": HEIGHT - BOTTOM,
-            "x_label_y": HEIGHT - BOTTOM + 18,
+            "x_label_y": HEIGHT - BOTTOM + 22,
             "axis_title_y": HEIGHT - 6,
             "polyline": " ".join(f"{px},{py}" for px, py in corners),
             "x_ticks": x_ticks,
@@ -61,6 +65,7 @@ def occupancy_svg(points: list[tuple[datetime.datetime, int]]) -> SafeString:
             "peak": peak,
             "peak_at": peak_at,
             "now_inside": points[-1][1],
+            "step_minutes": round((points[1][0] - points[0][0]).total_seconds() / 60) if len(points) > 1 else None,
         },
     )
 

@@ -203,9 +203,10 @@ def attendance_rows(attendees: QuerySet[Attendee], now: datetime.datetime | None
 def occupancy(
     event: Event, *, step: datetime.timedelta = datetime.timedelta(minutes=15), now: datetime.datetime | None = None
 ) -> list[tuple[datetime.datetime, int]]:
-    """People inside at each `step` over the event: from its start (or the first
-    check-in) to its end (or now, if sooner). The step widens so that there are at most
-    `MAX_STEPS` points. Two queries: check-ins and check-outs counted per minute."""
+    """People inside at each `step` over the event, from its start (or the first
+    check-in), and at its end (or now, if sooner), the last point. The step widens so
+    that there are at most `MAX_STEPS` points. Two queries: check-ins and check-outs
+    counted per minute."""
     now = now or timezone.now()
     visits = Visit.objects.filter(attendee__event=event, voided_at__isnull=True)
     ins = dict(_per_minute(visits, "checked_in_at"))
@@ -222,15 +223,18 @@ def occupancy(
     inside = 0
     # Counted per minute: a minute's check-ins and check-outs happened before a step
     # that starts after that minute.
-    moments = sorted({*ins, *outs})
-    index = 0
+    moments = iter(sorted({*ins, *outs}))
+    moment = next(moments, None)
     at = start
     while True:
-        while index < len(moments) and moments[index] < at:
-            inside += ins.get(moments[index], 0) - outs.get(moments[index], 0)
-            index += 1
+        last = at >= end
+        if last:
+            at = end
+        while moment is not None and (moment <= at if last else moment < at):
+            inside += ins.get(moment, 0) - outs.get(moment, 0)
+            moment = next(moments, None)
         points.append((at, inside))
-        if at >= end:
+        if last:
             return points
         at += step
 
