@@ -25,7 +25,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Model, OuterRef, ProtectedError, QuerySet, Subquery, Value
+from django.db.models import Exists, F, Model, OuterRef, ProtectedError, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -264,10 +264,11 @@ def void_record(*, record: Record, by: User | None, reason: str) -> Record:
             Visit.objects.filter(pk=visit.pk).update(voided_at=now)
             Record.objects.filter(visit=visit, voided_at__isnull=True).update(**voided)
         else:
-            later = _standing(
-                Visit.objects.filter(attendee_id=visit.attendee_id, checked_in_at__gte=visit.checked_in_at)
+            # Later in the visits' own order (`Meta.ordering`): two stays may start at the same instant.
+            later = _standing(Visit.objects.filter(attendee_id=visit.attendee_id)).filter(
+                Q(checked_in_at__gt=visit.checked_in_at) | Q(checked_in_at=visit.checked_in_at, pk__gt=visit.pk)
             )
-            if later.exclude(pk=visit.pk).exists():
+            if later.exists():
                 raise NotLatestRecord()
             try:
                 with transaction.atomic():
