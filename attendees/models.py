@@ -82,7 +82,12 @@ class Visit(models.Model):
 
     class Meta:
         ordering = ["checked_in_at", "id"]
-        indexes = [models.Index(fields=["attendee", "checked_in_at"], name="visit_attendee_in_idx")]
+        indexes = [
+            models.Index(fields=["attendee", "checked_in_at"], name="visit_attendee_in_idx"),
+            # Finds the visits a check-out just closed, and the last check-out, without
+            # reading the attendee's whole history.
+            models.Index(fields=["attendee", "checked_out_at"], name="visit_attendee_out_idx"),
+        ]
         constraints = [
             # At most one open visit per attendee: a second check-in of someone inside
             # fails in the database, whatever the number of app servers.

@@ -85,6 +85,10 @@ class Migration(migrations.Migration):
             model_name='event',
             index=models.Index(fields=['auto_checkout_at'], name='event_auto_checkout_idx'),
         ),
+        migrations.AddIndex(
+            model_name='visit',
+            index=models.Index(fields=['attendee', 'checked_out_at'], name='visit_attendee_out_idx'),
+        ),
         migrations.AddConstraint(
             model_name='visit',
             constraint=models.UniqueConstraint(condition=models.Q(('checked_out_at__isnull', True), ('voided_at__isnull', True)), fields=('attendee',), name='attendees_one_open_visit_per_attendee'),
