@@ -179,15 +179,9 @@ def _times_list(times) -> str:
     return format_html_join("", "<div>{}</div>", ((at.isoformat().replace("+00:00", "Z"),) for at in times))
 
 
-@admin.register(Visit)
-class VisitAdmin(admin.ModelAdmin):
-    """The history, read-only: visits are recorded by check-ins and check-outs only."""
-
-    list_display = ["attendee", "checked_in_at", "checked_in_by", "checked_out_at", "checked_out_by", "voided_at"]
-    list_filter = ["attendee__event"]
-    list_select_related = ["attendee", "checked_in_by", "checked_out_by"]
-    search_fields = ["attendee__first_name", "attendee__last_name", "attendee__email"]
-    date_hierarchy = "checked_in_at"
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """The history is recorded by check-ins, check-outs and corrections only: never added,
+    edited or deleted here, not even by a superuser."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -199,8 +193,19 @@ class VisitAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(Visit)
+class VisitAdmin(ViewOnlyAdmin):
+    """Each stay, voided ones included; read-only."""
+
+    list_display = ["attendee", "checked_in_at", "checked_in_by", "checked_out_at", "checked_out_by", "voided_at"]
+    list_filter = ["attendee__event"]
+    list_select_related = ["attendee", "checked_in_by", "checked_out_by"]
+    search_fields = ["attendee__first_name", "attendee__last_name", "attendee__email"]
+    date_hierarchy = "checked_in_at"
+
+
 @admin.register(Record)
-class RecordAdmin(admin.ModelAdmin):
+class RecordAdmin(ViewOnlyAdmin):
     """Every check-in and check-out as recorded, voided ones included; read-only.
     Corrections go through the API's corrections endpoint, which keeps who, when and why."""
 
@@ -209,12 +214,3 @@ class RecordAdmin(admin.ModelAdmin):
     list_select_related = ["attendee", "recorded_by", "voided_by"]
     search_fields = ["attendee__first_name", "attendee__last_name", "attendee__email", "station"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
