@@ -850,6 +850,17 @@ def test_the_history_needs_view_attendee(api_client_for, user_with, make_attende
     assert (b"check_in" in response.content) == (status == 200)
 
 
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_the_history_cannot_be_written_through_the_api_even_by_a_superuser(admin_client_api, make_attendee, method):
+    attendee = make_attendee("left")
+    before = list(Record.objects.values_list("pk", "type", "at", "voided_at"))
+
+    response = getattr(admin_client_api, method)(history_url(attendee.pk), {"type": "check_in"}, format="json")
+
+    assert response.status_code == 405
+    assert list(Record.objects.values_list("pk", "type", "at", "voided_at")) == before
+
+
 CORRECTION_ROLES = {
     "anonymous": (None, 401),
     "no permission": ((), 403),
