@@ -127,7 +127,7 @@ class AttendeeAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("time inside"), ordering="time_inside")
     def time_inside(self, attendee: Attendee):
-        return "-" if attendee.time_inside is None else _duration(_as_timedelta(attendee.time_inside))
+        return "-" if attendee.time_inside is None else _duration(attendee.time_inside)
 
     @admin.display(description=_("check-in times (UTC)"))
     def checkin_times(self, attendee: Attendee):
@@ -166,11 +166,6 @@ def _duration(duration: datetime.timedelta) -> str:
     """H:MM:SS, hours running past 24."""
     seconds = round(duration.total_seconds())
     return f"{seconds // 3600}:{seconds % 3600 // 60:02}:{seconds % 60:02}"
-
-
-def _as_timedelta(value) -> datetime.timedelta:
-    # Summed durations come back as microseconds from databases without an interval type.
-    return value if isinstance(value, datetime.timedelta) else datetime.timedelta(microseconds=value)
 
 
 def _times_list(times) -> str:

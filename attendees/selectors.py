@@ -107,6 +107,15 @@ def history(attendee: Attendee) -> QuerySet[Record]:
     return attendee.records.select_related("recorded_by", "voided_by").order_by("at", "id")
 
 
+def state_counts(attendees: QuerySet[Attendee]) -> dict[str, int]:
+    """How many of `attendees` there are, how many are inside and how many have left: one aggregate query."""
+    return attendees_with_state(attendees).aggregate(
+        registered=Count("pk"),
+        inside=Count("pk", filter=Q(is_checked_in=True)),
+        left=Count("pk", filter=Q(is_checked_out=True)),
+    )
+
+
 def attendance_figures(event: Event, now: datetime.datetime | None = None) -> dict:
     """Who is inside, who left, who never came, how many check-ins and check-outs stand,
     and the median time inside of those who came. Three queries whatever the number of
@@ -114,11 +123,7 @@ def attendance_figures(event: Event, now: datetime.datetime | None = None) -> di
     times inside, which the database sorts and picks."""
     now = now or timezone.now()
     attendees = Attendee.objects.filter(event=event)
-    states = attendees_with_state(attendees).aggregate(
-        registered=Count("pk"),
-        inside=Count("pk", filter=Q(is_checked_in=True)),
-        left=Count("pk", filter=Q(is_checked_out=True)),
-    )
+    states = state_counts(attendees)
     visits = Visit.objects.filter(attendee__event=event, voided_at__isnull=True).aggregate(
         check_ins=Count("pk"), check_outs=Count("pk", filter=Q(checked_out_at__isnull=False))
     )
@@ -257,13 +262,8 @@ def _floor(moment: datetime.datetime, step: datetime.timedelta) -> datetime.date
     return epoch + ((moment - epoch) // step) * step
 
 
-def _seconds(duration) -> float | None:
-    """Seconds of a summed duration: a timedelta, or microseconds on databases without intervals."""
-    if duration is None:
-        return None
-    if isinstance(duration, datetime.timedelta):
-        return duration.total_seconds()
-    return duration / 1_000_000
+def _seconds(duration: datetime.timedelta | None) -> float | None:
+    return None if duration is None else duration.total_seconds()
 
 
 def checkin_times(attendee: Attendee) -> list:

@@ -5,7 +5,6 @@ API (`attendees.api`) with the session cookie, so every rule and permission is t
 """
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -49,11 +48,7 @@ def door_counts(request: HttpRequest) -> JsonResponse:
     if not event_id.isdigit():
         return JsonResponse({"detail": "Send ?event=ID.", "code": "event_required"}, status=400)
     event = get_object_or_404(Event, pk=int(event_id))
-    counts = selectors.attendees_with_state(Attendee.objects.filter(event=event)).aggregate(
-        registered=Count("pk"),
-        inside=Count("pk", filter=Q(is_checked_in=True)),
-        left=Count("pk", filter=Q(is_checked_out=True)),
-    )
+    counts = selectors.state_counts(Attendee.objects.filter(event=event))
     counts["not_arrived"] = counts["registered"] - counts["inside"] - counts["left"]
     return JsonResponse({"event": event.pk, **counts})
 

@@ -93,18 +93,22 @@ class EventSerializer(StrictModelSerializer):
         return attrs
 
 
+class StationField(StrictCharField):
+    """Where a check-in or check-out happened (at most 100 characters, optional); stored with its record."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Where it happened, e.g. North door; stored with the record.")
+        super().__init__(required=False, allow_blank=True, max_length=100, **kwargs)
+
+
 class AttendeeSerializer(StrictModelSerializer):
     """An attendee, their state and their times. The times are read-only: the server
     stamps them; a client that sends them is ignored."""
 
     is_checked_in = StateFlagField(required=False)
     is_checked_out = StateFlagField(required=False)
-    station = StrictCharField(
-        write_only=True,
-        required=False,
-        allow_blank=True,
-        max_length=100,
-        help_text="Where a check-in or check-out sent with is_checked_in/is_checked_out happened.",
+    station = StationField(
+        write_only=True, help_text="Where a check-in or check-out sent with is_checked_in/is_checked_out happened."
     )
     checkin_times = TimesField(selectors.checkin_times, help_text="Check-in times, oldest first, UTC.")
     checkout_times = TimesField(selectors.checkout_times, help_text="Check-out times, oldest first, UTC.")
@@ -128,17 +132,6 @@ class AttendeeSerializer(StrictModelSerializer):
         if all(attrs.get(name) for name in STATE_FIELDS):
             raise serializers.ValidationError({"non_field_errors": ["Send is_checked_in or is_checked_out, not both."]})
         return attrs
-
-
-class StationField(StrictCharField):
-    def __init__(self, **kwargs):
-        super().__init__(
-            required=False,
-            allow_blank=True,
-            max_length=100,
-            help_text="Where it happened, e.g. North door; stored with the record.",
-            **kwargs,
-        )
 
 
 class AttendanceRequestSerializer(serializers.Serializer):
