@@ -62,3 +62,25 @@ class IdempotencyKeyReused(Exception):
 
     code = "idempotency_key_reused"
     message = "This Idempotency-Key was already used for a different request."
+
+
+class UnknownTicket(AttendanceError):
+    code = "unknown_ticket"
+    message = "Unknown ticket: no attendee has this code."
+
+
+class WrongEvent(AttendanceError):
+    code = "wrong_event"
+    message = "This ticket is for another event."
+
+
+class UndoExpired(AttendanceError):
+    code = "undo_expired"
+    message = "Too late to undo: a scan can be taken back within 2 minutes. Ask for a correction."
+
+
+class NotYourRecord(AttendanceError):
+    """Undo is for the one who scanned; everyone else uses corrections."""
+
+    code = "not_your_record"
+    message = "Only the person who recorded this can undo it; ask for a correction instead."

@@ -11,9 +11,27 @@ or adds one, and never deletes or rewrites one. A voided check-in voids its visi
 voided check-out reopens it.
 """
 
+import secrets
+
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
+
+# What a ticket's QR code holds. Generated ones are 22 characters from 128 random bits;
+# organizers may bring their own from another ticketing system.
+GENERATED_TICKET_CODE_BYTES = 16
+TICKET_CODE_PATTERN = r"^[A-Za-z0-9._:-]{6,64}$"
+ticket_code_validator = RegexValidator(
+    TICKET_CODE_PATTERN,
+    "A ticket code has 6 to 64 characters: letters, digits and - _ . :",
+    code="invalid_ticket_code",
+)
+
+
+def new_ticket_code() -> str:
+    """A fresh ticket code from the operating system's CSPRNG: 128 bits, URL-safe."""
+    return secrets.token_urlsafe(GENERATED_TICKET_CODE_BYTES)
 
 
 class Event(models.Model):
@@ -47,6 +65,14 @@ class Attendee(models.Model):
     first_name = models.CharField(max_length=150)
     last_name = models.CharField(max_length=150)
     email = models.EmailField()
+    # A secret: whoever holds it can open the ticket page, and a door scans it.
+    ticket_code = models.CharField(
+        max_length=64,
+        unique=True,
+        default=new_ticket_code,
+        validators=[ticket_code_validator],
+        help_text="What the QR code on the ticket holds. Made up by the server when left empty.",
+    )
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
@@ -119,6 +145,7 @@ class Record(models.Model):
         COMMAND = "command", "command"
         AUTO = "auto", "scheduled check-out"
         CORRECTION = "correction", "correction"
+        SCAN = "scan", "scan"
 
     attendee = models.ForeignKey(Attendee, on_delete=models.PROTECT, related_name="records")
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="records")
@@ -153,6 +180,38 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} of {self.attendee} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class RefusedScan(models.Model):
+    """A scan the door was refused (unknown ticket, wrong event, a rule's refusal), kept
+    for review; append-only, never deleted."""
+
+    class Direction(models.TextChoices):
+        IN = "in", "in"
+        OUT = "out", "out"
+        AUTO = "auto", "auto"
+
+    # When the scan happened, and when the server wrote it down.
+    at = models.DateTimeField()
+    recorded_at = models.DateTimeField()
+    # What was scanned, as scanned: a secret like any ticket code.
+    ticket_code = models.CharField(max_length=200)
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    attendee = models.ForeignKey(Attendee, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    direction = models.CharField(max_length=4, choices=Direction)
+    station = models.CharField(max_length=100, blank=True)
+    reason = models.CharField(max_length=50)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    offline = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        indexes = [models.Index(fields=["event", "recorded_at"], name="refusedscan_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.reason} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class IdempotentRequest(models.Model):

@@ -26,7 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
-from .models import Attendee, Event, Record, Visit
+from .models import Attendee, Event, Record, RefusedScan, Visit
 
 
 def _visits_of_row():
@@ -285,3 +285,35 @@ def events_due_for_check_out(now: datetime.datetime | None = None) -> list[Event
 def count_inside(queryset: QuerySet[Attendee]) -> int:
     """How many of `queryset` are inside now (what a bulk check-out would check out)."""
     return attendees_with_state(queryset).filter(is_checked_in=True).count()
+
+
+def attendee_by_ticket_code(ticket_code: str) -> Attendee | None:
+    """The attendee holding `ticket_code` (exactly, case-sensitive) with its state, its
+    event, and its latest standing record's type and time: one query."""
+    latest = Record.objects.filter(attendee=OuterRef("pk"), voided_at__isnull=True).order_by("-at", "-id")
+    return (
+        attendees_with_state()
+        .select_related("event")
+        .annotate(
+            latest_record_type=Subquery(latest.values("type")[:1]),
+            latest_record_at=Subquery(latest.values("at")[:1]),
+        )
+        .filter(ticket_code=ticket_code)
+        .first()
+    )
+
+
+def latest_standing_record(attendee: Attendee) -> Record | None:
+    """The attendee's latest record that has not been voided: what their state follows."""
+    return Record.objects.filter(attendee=attendee, voided_at__isnull=True).order_by("-at", "-id").first()
+
+
+def record_with_people(record_id: int) -> Record:
+    """A record with who recorded and who voided it, for its JSON."""
+    return Record.objects.select_related("recorded_by", "voided_by").get(pk=record_id)
+
+
+def refused_scans(*, event_id: int | None = None) -> QuerySet[RefusedScan]:
+    """Refused scans, newest first, with who scanned."""
+    scans = RefusedScan.objects.select_related("recorded_by").order_by("-recorded_at", "-id")
+    return scans if event_id is None else scans.filter(event_id=event_id)

@@ -34,14 +34,19 @@ from .exceptions import (
     AlreadyCheckedIn,
     AlreadyCheckedOut,
     AlreadyVoided,
+    AttendanceError,
     CheckOutBeforeCheckIn,
     HasHistory,
     IdempotencyKeyReused,
     NotCheckedIn,
     NotLatestRecord,
+    NotYourRecord,
     TimeInTheFuture,
+    UndoExpired,
+    UnknownTicket,
+    WrongEvent,
 )
-from .models import Attendee, Event, IdempotentRequest, Record, Visit
+from .models import Attendee, Event, IdempotentRequest, Record, RefusedScan, Visit
 
 User = AbstractBaseUser
 Source = Record.Source
@@ -59,27 +64,29 @@ def _closing_time(now):
     return Greatest(Value(now), F("checked_in_at"))
 
 
-def check_in(*, attendee: Attendee, by: User | None, station: str = "", source: str = Source.API) -> None:
-    """Open a visit for `attendee` now.
+def check_in(*, attendee: Attendee, by: User | None, station: str = "", source: str = Source.API) -> int:
+    """Open a visit for `attendee` now; return the id of its check-in record.
 
     Refused with `AlreadyCheckedIn` while the attendee is inside; re-entry after a
     check-out is allowed. One INSERT that yields to any open visit, including one a
     concurrent request is inserting, so of simultaneous check-ins exactly one succeeds.
     """
-    if not _open_visits(Attendee.objects.filter(pk=attendee.pk), by=by, station=station, source=source):
+    opened, record_ids = _open_visits(Attendee.objects.filter(pk=attendee.pk), by=by, station=station, source=source)
+    if not opened:
         raise AlreadyCheckedIn()
+    return record_ids[0]
 
 
-def check_out(*, attendee: Attendee, by: User | None, station: str = "", source: str = Source.API) -> None:
-    """Close the attendee's open visit now.
+def check_out(*, attendee: Attendee, by: User | None, station: str = "", source: str = Source.API) -> int:
+    """Close the attendee's open visit now; return the id of its check-out record.
 
     Refused with `NotCheckedIn` if the attendee never checked in, and with
     `AlreadyCheckedOut` if they have left. A single conditional UPDATE, so of any
     number of concurrent check-outs exactly one succeeds.
     """
-    closed = _close_visits(Visit.objects.filter(attendee=attendee), by=by, station=station, source=source)
+    closed, record_ids = _close_visits(Visit.objects.filter(attendee=attendee), by=by, station=station, source=source)
     if closed:
-        return
+        return record_ids[0]
     if _standing(Visit.objects.filter(attendee=attendee)).exists():
         raise AlreadyCheckedOut()
     raise NotCheckedIn()
@@ -96,7 +103,7 @@ def bulk_check_out(
     with transaction.atomic():
         selected = attendees.order_by().count()
         visits = Visit.objects.filter(attendee__in=attendees.order_by().values("pk"))
-        done = _close_visits(visits, by=by, station=station, source=source)
+        done, _ = _close_visits(visits, by=by, station=station, source=source)
     return BulkResult(done=done, skipped=selected - done)
 
 
@@ -111,7 +118,7 @@ def bulk_check_in(
     """
     with transaction.atomic():
         selected = attendees.order_by().count()
-        done = _open_visits(attendees, by=by, station=station, source=source)
+        done, _ = _open_visits(attendees, by=by, station=station, source=source)
     return BulkResult(done=done, skipped=selected - done)
 
 
@@ -120,8 +127,9 @@ def _standing(visits: QuerySet[Visit]) -> QuerySet[Visit]:
     return visits.filter(voided_at__isnull=True)
 
 
-def _open_visits(attendees: QuerySet[Attendee], *, by: User | None, station: str, source: str) -> int:
-    """Insert a visit for each of `attendees` who is not inside, and its record; return how many.
+def _open_visits(attendees: QuerySet[Attendee], *, by: User | None, station: str, source: str) -> tuple[int, list[int]]:
+    """Insert a visit for each of `attendees` who is not inside, and its record; return how
+    many, and the ids of the records.
 
     One `INSERT ... SELECT ... ON CONFLICT DO NOTHING`: the SELECT skips those inside,
     and the conflict clause skips those a concurrent transaction is checking in (the
@@ -136,6 +144,7 @@ def _open_visits(attendees: QuerySet[Attendee], *, by: User | None, station: str
         .annotate(stamp=Greatest(Value(now), Coalesce(_last_check_out("pk"), Value(now))), recorder=_user_value(by))
         .values_list("pk", "stamp", "recorder")
     )
+    record_ids = []
     with transaction.atomic(savepoint=False):
         opened = _insert_from(Visit, ["attendee", "checked_in_at", "checked_in_by"], rows, on_conflict_do_nothing=True)
         if opened:
@@ -151,18 +160,20 @@ def _open_visits(attendees: QuerySet[Attendee], *, by: User | None, station: str
             opened_now = Visit.objects.filter(
                 attendee__in=selected, checked_out_at__isnull=True, checked_in_at__gte=now
             )
-            _record(
+            record_ids = _record(
                 Record.Type.CHECK_IN, opened_now, at="checked_in_at", now=now, by=by, station=station, source=source
             )
-    return opened
+    return opened, record_ids
 
 
-def _close_visits(visits: QuerySet[Visit], *, by: User | None, station: str, source: str) -> int:
-    """Close the open visits among `visits` now and record each check-out; return how many.
+def _close_visits(visits: QuerySet[Visit], *, by: User | None, station: str, source: str) -> tuple[int, list[int]]:
+    """Close the open visits among `visits` now and record each check-out; return how many,
+    and the ids of the records.
 
     A conditional UPDATE: of concurrent closings of one visit, the database lets one match it.
     """
     now = timezone.now()
+    record_ids = []
     with transaction.atomic(savepoint=False):
         closed = _standing(visits.filter(checked_out_at__isnull=True)).update(
             checked_out_at=_closing_time(now), checked_out_by=by
@@ -171,16 +182,17 @@ def _close_visits(visits: QuerySet[Visit], *, by: User | None, station: str, sou
             # A visit closed here ends at `now` or later (see `_closing_time`); one closed
             # earlier or elsewhere already has its record, committed with it.
             closed_now = visits.filter(checked_out_at__gte=now)
-            _record(
+            record_ids = _record(
                 Record.Type.CHECK_OUT, closed_now, at="checked_out_at", now=now, by=by, station=station, source=source
             )
-    return closed
+    return closed, record_ids
 
 
 def _record(
     type: str, visits: QuerySet[Visit], *, at: str, now: datetime.datetime, by: User | None, station: str, source: str
-) -> int:
-    """Insert a `type` record for each standing visit of `visits` that has none yet, in one statement."""
+) -> list[int]:
+    """Insert a `type` record for each standing visit of `visits` that has none yet, in one
+    statement; return the new records' ids."""
     standing_record = Record.objects.filter(visit=OuterRef("pk"), type=type, voided_at__isnull=True)
     rows = (
         _standing(visits)
@@ -219,7 +231,7 @@ def _record(
         "reason",
         "void_reason",
     ]
-    return _insert_from(Record, columns, rows)
+    return _insert_returning_ids(Record, columns, rows)
 
 
 def _user_value(by: User | None) -> Value:
@@ -228,14 +240,28 @@ def _user_value(by: User | None) -> Value:
 
 def _insert_from(model: type[Model], fields: list[str], rows: QuerySet, *, on_conflict_do_nothing: bool = False) -> int:
     """`INSERT INTO model (fields) SELECT ...`, the SELECT being the ORM's SQL of `rows`; return how many rows."""
+    sql, params = _insert_sql(model, fields, rows, on_conflict_do_nothing=on_conflict_do_nothing)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _insert_returning_ids(model: type[Model], fields: list[str], rows: QuerySet) -> list[int]:
+    """`INSERT INTO model (fields) SELECT ... RETURNING id`: the ids of the rows written."""
+    sql, params = _insert_sql(model, fields, rows, on_conflict_do_nothing=False)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {pk}", params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _insert_sql(model: type[Model], fields: list[str], rows: QuerySet, *, on_conflict_do_nothing: bool):
+    # The ORM has no INSERT ... SELECT.
     select_sql, params = rows.query.sql_with_params()
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(model._meta.get_field(name).column) for name in fields)
     conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
-    # The ORM has no INSERT ... SELECT.
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({columns}) {select_sql}{conflict}", params)
-        return cursor.rowcount
+    return f"INSERT INTO {table} ({columns}) {select_sql}{conflict}", params
 
 
 def _last_check_out(attendee_ref: str) -> Subquery:
@@ -314,6 +340,133 @@ def correct_check_out(*, attendee: Attendee, at: datetime.datetime, by: User | N
             source=Source.CORRECTION,
             reason=reason,
         )
+
+
+# Within this time of an attendee's latest record, an `auto` scan goes the same way as
+# that record: a ticket read twice (two scanners, a double tap) is never taken back out.
+SCAN_SETTLE_TIME = datetime.timedelta(seconds=2)
+# The one who scanned may undo a check-in or check-out for this long; then corrections.
+UNDO_TIME = datetime.timedelta(minutes=2)
+UNDO_REASON = "undone at the door"
+
+Direction = RefusedScan.Direction
+
+
+@dataclasses.dataclass(frozen=True)
+class Scan:
+    """A recorded scan: the attendee scanned and the id of the record it wrote."""
+
+    attendee: Attendee
+    record_id: int
+    direction: str
+
+
+class ScanRefused(Exception):
+    """A scan the rules refused, kept as a `RefusedScan`: `error` says why, `attendee`
+    is whose ticket it was (None for an unknown code)."""
+
+    def __init__(self, error: AttendanceError, attendee: Attendee | None):
+        super().__init__(error.detail)
+        self.error = error
+        self.attendee = attendee
+
+
+def scan_ticket(
+    *,
+    ticket_code: str,
+    by: User | None,
+    direction: str = Direction.AUTO,
+    event: Event | None = None,
+    station: str = "",
+) -> Scan:
+    """Check in or out the attendee holding `ticket_code`, by the rules of `check_in` and
+    `check_out`, recorded as source `scan`.
+
+    `direction` "auto" checks in unless the attendee is inside, else out; within
+    `SCAN_SETTLE_TIME` of their latest record it goes that record's way, so a double
+    read is refused rather than reversing it. `event` is the event the door scans for.
+    Refused with `ScanRefused` (carrying `UnknownTicket`, `WrongEvent` or the rule's
+    error), and the refusal is kept as a `RefusedScan`.
+    """
+    now = timezone.now()
+    attendee = selectors.attendee_by_ticket_code(ticket_code)
+    resolved = direction
+    try:
+        if attendee is None:
+            raise UnknownTicket()
+        if direction == Direction.AUTO:
+            resolved = _auto_direction(attendee, now)
+        if event is not None and attendee.event_id != event.pk:
+            raise WrongEvent(f"This ticket is for {attendee.event.name}, not {event.name}.")
+        record = check_in if resolved == Direction.IN else check_out
+        record_id = record(attendee=attendee, by=by, station=station, source=Source.SCAN)
+    except AttendanceError as error:
+        if attendee is not None and not isinstance(error, WrongEvent):
+            error = _explained(error, attendee)
+        RefusedScan.objects.create(
+            at=now,
+            recorded_at=now,
+            ticket_code=ticket_code,
+            event=event if event is not None else getattr(attendee, "event", None),
+            attendee=attendee,
+            direction=resolved,
+            station=station,
+            reason=error.code,
+            recorded_by=by,
+        )
+        raise ScanRefused(error, attendee) from None
+    return Scan(attendee=attendee, record_id=record_id, direction=resolved)
+
+
+def _auto_direction(attendee: Attendee, now: datetime.datetime) -> str:
+    latest_type, latest_at = attendee.latest_record_type, attendee.latest_record_at
+    if latest_at is not None and now - latest_at < SCAN_SETTLE_TIME:
+        return Direction.IN if latest_type == Record.Type.CHECK_IN else Direction.OUT
+    return Direction.OUT if attendee.is_checked_in else Direction.IN
+
+
+def _explained(error: AttendanceError, attendee: Attendee) -> AttendanceError:
+    """The refusal in the words door staff need: since when and where, from the record
+    the attendee's state follows now (read again: a concurrent scan may have written it)."""
+    latest = selectors.latest_standing_record(attendee)
+    if latest is None:
+        return NotCheckedIn("Not checked in yet: has not arrived, so cannot check out.")
+    where = f", {latest.station}" if latest.station else ""
+    when = _door_time(latest.at)
+    if isinstance(error, AlreadyCheckedIn):
+        return AlreadyCheckedIn(f"Already inside since {when}{where}.")
+    if isinstance(error, AlreadyCheckedOut):
+        return AlreadyCheckedOut(f"Already left at {when}{where}.")
+    return error
+
+
+def _door_time(moment: datetime.datetime) -> str:
+    local = timezone.localtime(moment)
+    zone = local.tzname() or ""
+    if local.date() == timezone.localdate():
+        return f"{local:%H:%M} {zone}".strip()
+    return f"{local:%d %b %H:%M} {zone}".strip()
+
+
+def undo_record(*, record: Record, by: User) -> Record:
+    """Take back a check-in or check-out the user `by` recorded themselves within
+    `UNDO_TIME` (a mistaken scan at the door), by voiding it as a correction would.
+
+    Refused with `NotYourRecord` for someone else's record, `UndoExpired` after
+    `UNDO_TIME`, `NotLatestRecord` when anything was recorded for the attendee since,
+    and `AlreadyVoided`.
+    """
+    if record.recorded_by_id is None or record.recorded_by_id != by.pk:
+        raise NotYourRecord()
+    if timezone.now() - record.recorded_at > UNDO_TIME:
+        raise UndoExpired()
+    if record.voided_at is not None:
+        raise AlreadyVoided()
+    with transaction.atomic():
+        latest = selectors.latest_standing_record(record.attendee)
+        if latest is not None and latest.pk != record.pk:
+            raise NotLatestRecord("Something was recorded for this attendee since; ask for a correction instead.")
+        return void_record(record=record, by=by, reason=UNDO_REASON)
 
 
 @dataclasses.dataclass(frozen=True)

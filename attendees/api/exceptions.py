@@ -2,10 +2,10 @@
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import APIException, ParseError, PermissionDenied
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..exceptions import AttendanceError
+from ..exceptions import AttendanceError, NotYourRecord
 
 
 class Conflict(APIException):
@@ -27,12 +27,15 @@ def conflict_body(error: AttendanceError) -> dict[str, str]:
 def exception_handler(exc, context):
     """DRF's handler, plus domain errors as 409s (coded errors get `{"detail", "code"}`)
     and Django's request size limits as 400s."""
-    if isinstance(exc, AttendanceError):
+    coded = isinstance(exc, AttendanceError)
+    if isinstance(exc, NotYourRecord):
+        exc = PermissionDenied(detail=exc.detail, code=exc.code)
+    elif isinstance(exc, AttendanceError):
         exc = Conflict(detail=exc.detail, code=exc.code)
     elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent | RequestDataTooBig):
         # Django's limits on form bodies; a JSON answer, like every other bad input.
         exc = ParseError(f"{exc} Send large requests as JSON.")
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(exc, Conflict | IdempotencyKeyMismatch):
+    if response is not None and (coded or isinstance(exc, IdempotencyKeyMismatch)):
         response.data = {"detail": str(exc.detail), "code": exc.detail.code}
     return response

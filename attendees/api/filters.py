@@ -2,7 +2,7 @@ import django_filters
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
-from ..models import Attendee
+from ..models import Attendee, RefusedScan
 
 TRUE_VALUES = {"true", "True", "1"}
 BOOLEAN_CHOICES = [(value, value) for value in ("true", "false", "True", "False", "1", "0")]
@@ -22,6 +22,12 @@ class AttendeeFilter(django_filters.FilterSet):
     class Meta:
         model = Attendee
         fields = ["event", "is_checked_in", "is_checked_out"]
+
+
+class RefusedScanFilter(django_filters.FilterSet):
+    class Meta:
+        model = RefusedScan
+        fields = ["event"]
 
 
 class SearchFilter(filters.SearchFilter):

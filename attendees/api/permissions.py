@@ -62,3 +62,17 @@ class EventPermission(DjangoModelPermissions):
             user = request.user
             return user.has_perm("attendees.view_event") or user.has_perm(VIEW_ATTENDEE)
         return super().has_permission(request, view)
+
+
+class RecordAttendancePermission(BasePermission):
+    """Scanning a ticket and undoing one's own scan need `record_attendance`."""
+
+    def has_permission(self, request, view) -> bool:
+        return _is_authenticated(request) and request.user.has_perm(RECORD_ATTENDANCE)
+
+
+class RefusedScanPermission(BasePermission):
+    """Refused scans show who was scanned: reading them needs `view_attendee`."""
+
+    def has_permission(self, request, view) -> bool:
+        return _is_authenticated(request) and request.user.has_perm(VIEW_ATTENDEE)

@@ -7,7 +7,18 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from .. import selectors
-from ..models import Attendee, Event, Record
+from ..models import Attendee, Event, Record, RefusedScan
+
+CHANGE_ATTENDEE = "attendees.change_attendee"
+
+
+def _may_see_ticket_codes(serializer: serializers.Serializer) -> bool:
+    """Ticket codes are secrets: only those who may change attendees see or set them."""
+    if getattr(serializer.context.get("view"), "swagger_fake_view", False):
+        return True  # The OpenAPI document describes the field for those who see it.
+    request = serializer.context.get("request")
+    return bool(request and request.user and request.user.has_perm(CHANGE_ATTENDEE))
+
 
 STATE_FIELDS = ("is_checked_in", "is_checked_out")
 
@@ -126,7 +137,21 @@ class AttendeeSerializer(StrictModelSerializer):
             "checkin_times",
             "checkout_times",
             "station",
+            "ticket_code",
         ]
+        extra_kwargs = {
+            "ticket_code": {
+                "required": False,
+                "help_text": "What the QR code on the ticket holds: 6 to 64 of A-Z a-z 0-9 - _ . : (made up by the "
+                "server when not sent). Only shown to, and set by, users who may change attendees.",
+            }
+        }
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if not _may_see_ticket_codes(self):
+            del fields["ticket_code"]
+        return fields
 
     def validate(self, attrs):
         if all(attrs.get(name) for name in STATE_FIELDS):
@@ -243,6 +268,71 @@ class CorrectionSerializer(serializers.Serializer):
                 raise serializers.ValidationError({"void": [f"Attendee {attendee.pk} has no record {attrs['void']}."]})
             attrs["record"] = record
         return attrs
+
+
+class ScanSerializer(serializers.Serializer):
+    """A ticket scanned at the door."""
+
+    ticket_code = StrictCharField(
+        max_length=200, help_text="What the QR code holds; case-sensitive, spaces around it are trimmed."
+    )
+    direction = serializers.ChoiceField(
+        choices=["in", "out", "auto"],
+        default="auto",
+        help_text="in, out, or auto: in unless inside, else out.",
+    )
+    event = serializers.PrimaryKeyRelatedField(
+        queryset=Event.objects.all(),
+        required=False,
+        help_text="The event the door scans for; a ticket of another event is refused with wrong_event.",
+    )
+    station = StationField()
+
+
+class ScanResultSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["checked_in", "checked_out"])
+    attendee = AttendeeSerializer()
+    record = RecordSerializer()
+
+
+class ScanRefusalSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    attendee = AttendeeSerializer(help_text="Whose ticket it was.")
+
+
+class RefusedScanSerializer(serializers.ModelSerializer):
+    """A refused scan, kept for review. `ticket_code` only for users who may change attendees."""
+
+    at = UTCDateTimeField(help_text="When the scan happened.")
+    recorded_at = UTCDateTimeField(help_text="When the server wrote it down.")
+    recorded_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RefusedScan
+        fields = [
+            "id",
+            "at",
+            "recorded_at",
+            "ticket_code",
+            "event",
+            "attendee",
+            "direction",
+            "station",
+            "reason",
+            "recorded_by",
+            "offline",
+        ]
+        read_only_fields = fields
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if not _may_see_ticket_codes(self):
+            del fields["ticket_code"]
+        return fields
+
+    def get_recorded_by(self, scan: RefusedScan) -> str | None:
+        return scan.recorded_by.get_username() if scan.recorded_by else None
 
 
 class AttendanceFiguresSerializer(serializers.Serializer):

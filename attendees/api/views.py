@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import filters, status, viewsets
+from rest_framework import filters, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -14,11 +14,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from .. import exports, selectors, services
-from ..exceptions import AttendanceError, IdempotencyKeyReused
-from ..models import Attendee, Event
+from ..exceptions import AttendanceError, IdempotencyKeyReused, UnknownTicket
+from ..models import Attendee, Event, Record
 from .exceptions import IdempotencyKeyMismatch, conflict_body, exception_handler
-from .filters import AttendeeFilter, SearchFilter
-from .permissions import AttendeePermission, EventPermission
+from .filters import AttendeeFilter, RefusedScanFilter, SearchFilter
+from .permissions import AttendeePermission, EventPermission, RecordAttendancePermission, RefusedScanPermission
 from .schema import AttendeesAutoSchema
 from .serializers import (
     AttendanceFiguresSerializer,
@@ -30,6 +30,10 @@ from .serializers import (
     CorrectionSerializer,
     EventSerializer,
     RecordSerializer,
+    RefusedScanSerializer,
+    ScanRefusalSerializer,
+    ScanResultSerializer,
+    ScanSerializer,
 )
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -285,3 +289,113 @@ def respond_once(request, perform: Callable[[], Response]) -> Response:
     except IdempotencyKeyReused:
         raise IdempotencyKeyMismatch() from None
     return Response(body, status=status_code)
+
+
+class ScanViewSet(viewsets.GenericViewSet):
+    """`POST /api/scans/`: a ticket scanned at the door."""
+
+    serializer_class = ScanSerializer
+    permission_classes = [RecordAttendancePermission]
+    schema = AttendeesAutoSchema()
+
+    def get_exception_handler(self):
+        return exception_handler
+
+    @extend_schema(
+        parameters=[idempotency_key_parameter],
+        responses={
+            201: ScanResultSerializer,
+            404: OpenApiResponse(ConflictSerializer, description="unknown_ticket: no attendee has this code; kept."),
+            409: OpenApiResponse(
+                ScanRefusalSerializer,
+                description="wrong_event, already_checked_in, not_checked_in or already_checked_out, with whose "
+                "ticket it was; kept as a refused scan, nothing recorded.",
+            ),
+            422: key_reused_response,
+        },
+    )
+    def create(self, request):
+        """Check in or out the attendee holding the ticket code (`direction` auto: in unless inside, else out).
+        Refused scans are kept and listed at /api/refused-scans/."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+
+        def perform():
+            try:
+                scan = services.scan_ticket(
+                    ticket_code=data["ticket_code"],
+                    direction=data["direction"],
+                    event=data.get("event"),
+                    station=data.get("station", ""),
+                    by=request.user,
+                )
+            except services.ScanRefused as refused:
+                return self.refusal(refused)
+            return Response(
+                {
+                    "result": "checked_in" if scan.direction == "in" else "checked_out",
+                    "attendee": self.attendee_json(scan.attendee),
+                    "record": RecordSerializer(selectors.record_with_people(scan.record_id)).data,
+                },
+                status=status.HTTP_201_CREATED,
+            )
+
+        return respond_once(request, perform)
+
+    def refusal(self, refused: "services.ScanRefused") -> Response:
+        body = conflict_body(refused.error)
+        if isinstance(refused.error, UnknownTicket):
+            return Response(body, status=status.HTTP_404_NOT_FOUND)
+        return Response({**body, "attendee": self.attendee_json(refused.attendee)}, status=status.HTTP_409_CONFLICT)
+
+    def attendee_json(self, attendee: Attendee) -> dict:
+        attendee = selectors.attendee_with_times(attendee)
+        return AttendeeSerializer(attendee, context=self.get_serializer_context()).data
+
+
+class RefusedScanViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """`GET /api/refused-scans/?event=<id>`: every refused scan, newest first."""
+
+    serializer_class = RefusedScanSerializer
+    permission_classes = [RefusedScanPermission]
+    pagination_class = Pagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RefusedScanFilter
+    schema = AttendeesAutoSchema()
+
+    def get_queryset(self):
+        return selectors.refused_scans()
+
+    def get_exception_handler(self):
+        return exception_handler
+
+
+class RecordViewSet(viewsets.GenericViewSet):
+    """`POST /api/records/{id}/undo/`: take back one's own mistaken scan."""
+
+    queryset = Record.objects.select_related("attendee")
+    serializer_class = RecordSerializer
+    permission_classes = [RecordAttendancePermission]
+    schema = AttendeesAutoSchema()
+    lookup_value_regex = "[^/]+"
+
+    def get_exception_handler(self):
+        return exception_handler
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: RecordSerializer,
+            403: OpenApiResponse(ConflictSerializer, description="Recorded by someone else: use a correction."),
+            409: OpenApiResponse(
+                ConflictSerializer, description="undo_expired, already_voided or not_latest_record; nothing changed."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def undo(self, request, pk=None):
+        """Void a check-in or check-out you recorded within the last 2 minutes, with the reason
+        "undone at the door"; the record stays in the history."""
+        record = services.undo_record(record=self.get_object(), by=request.user)
+        return Response(RecordSerializer(selectors.record_with_people(record.pk)).data, status=status.HTTP_201_CREATED)

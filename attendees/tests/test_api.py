@@ -18,6 +18,8 @@ ATTENDEE_KEYS = {
     "checkin_times",
     "checkout_times",
 }
+# Those who may change attendees also see the ticket code.
+EDITOR_ATTENDEE_KEYS = {*ATTENDEE_KEYS, "ticket_code"}
 EVENT_KEYS = {"id", "name", "starts_at", "ends_at", "auto_checkout_at"}
 PAGE_KEYS = {"count", "next", "previous", "results"}
 CONFLICT_KEYS = {"detail", "code"}
@@ -231,7 +233,7 @@ def test_attendee_list_rows_have_exactly_the_contract_keys(admin_client_api, mak
 
     (row,) = admin_client_api.get(ATTENDEES).json()["results"]
 
-    assert set(row) == ATTENDEE_KEYS
+    assert set(row) == EDITOR_ATTENDEE_KEYS
 
 
 def test_page_size_is_capped_at_500(admin_client_api, event):
@@ -441,6 +443,7 @@ def test_creating_an_attendee_returns_201_and_the_attendee_json(admin_client_api
         "is_checked_out": False,
         "checkin_times": [],
         "checkout_times": [],
+        "ticket_code": attendee.ticket_code,
     }
 
 
@@ -544,6 +547,7 @@ def test_an_attendee_is_shown_with_exactly_the_contract_keys(admin_client_api, a
         "is_checked_out": False,
         "checkin_times": [],
         "checkout_times": [],
+        "ticket_code": attendee.ticket_code,
     }
 
 
