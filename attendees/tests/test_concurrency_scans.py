@@ -1,0 +1,49 @@
+"""Simultaneous scans of one ticket from real threads, each on its own database connection."""
+
+from collections import Counter
+
+import pytest
+
+from attendees import services
+from attendees.models import Record, RefusedScan, Visit
+
+from .races import run_together
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+
+SCANNERS = 30
+
+
+@pytest.mark.parametrize("direction", ["auto", "in"])
+def test_thirty_simultaneous_scans_of_one_code_check_in_exactly_once(
+    api_client_for, door_staff, make_attendee, direction
+):
+    attendee = make_attendee()
+    clients = [api_client_for(door_staff) for _ in range(SCANNERS)]
+    body = {"ticket_code": attendee.ticket_code, "direction": direction}
+
+    outcomes = run_together(
+        [lambda client=client: client.post("/api/scans/", body, format="json") for client in clients]
+    )
+
+    assert all(kind == "ok" for kind, _ in outcomes), outcomes
+    responses = [response for _, response in outcomes]
+    assert Counter(response.status_code for response in responses) == {201: 1, 409: SCANNERS - 1}
+    assert {response.json()["code"] for response in responses if response.status_code == 409} == {"already_checked_in"}
+    assert Visit.objects.filter(attendee=attendee).count() == 1
+    assert Record.objects.filter(attendee=attendee).count() == 1
+    assert RefusedScan.objects.filter(attendee=attendee, reason="already_checked_in").count() == SCANNERS - 1
+
+
+def test_simultaneous_exit_scans_of_someone_inside_check_out_exactly_once(door_staff, make_attendee):
+    attendee = make_attendee("inside")
+
+    outcomes = run_together(
+        [lambda: services.scan_ticket(ticket_code=attendee.ticket_code, direction="out", by=door_staff)] * SCANNERS
+    )
+
+    kinds = Counter(kind for kind, _ in outcomes)
+    assert kinds == {"ok": 1, "error": SCANNERS - 1}
+    assert all(isinstance(error, services.ScanRefused) for kind, error in outcomes if kind == "error")
+    assert Record.objects.filter(attendee=attendee, type="check_out").count() == 1
+    assert Visit.objects.get(attendee=attendee).checked_out_at is not None
