@@ -187,3 +187,28 @@ def test_migrating_back_to_zero_drops_the_tables_and_forward_again_restores_them
         assert selectors.attendees_with_state().get(pk=again.pk).is_checked_in
     finally:
         restore_latest_migrations()
+
+
+def test_migrating_to_ticket_codes_gives_every_existing_attendee_its_own_code():
+    try:
+        executor = migrate([(APP, "0002_records_corrections_and_scheduled_checkout")])
+        old_apps = executor.loader.project_state([(APP, "0002_records_corrections_and_scheduled_checkout")]).apps
+        Event = old_apps.get_model(APP, "Event")
+        Attendee = old_apps.get_model(APP, "Attendee")
+        event = Event.objects.create(name="PyCon")
+        Attendee.objects.bulk_create(
+            Attendee(event=event, first_name=f"F{n}", last_name=f"L{n}", email=f"p{n}@example.org") for n in range(25)
+        )
+
+        migrate([(APP, "0003_tickets_and_refused_scans")])
+
+        codes = list(models.Attendee.objects.values_list("ticket_code", flat=True))
+        assert len(codes) == 25
+        assert len(set(codes)) == 25
+        assert all(models.ticket_code_validator.regex.fullmatch(code) for code in codes)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            models.Attendee.objects.filter(pk__in=models.Attendee.objects.values("pk")[:2]).update(ticket_code="same")
+    finally:
+        models.Attendee.objects.all().delete()
+        models.Event.objects.all().delete()
+        restore_latest_migrations()
