@@ -106,6 +106,18 @@ def test_demo_data_prints_a_password_that_logs_the_admin_superuser_in(db):
     assert user.is_staff
 
 
+def test_demo_data_prints_a_door_login_without_admin_access_that_may_scan(db):
+    output = run("demo_data")
+    [password] = re.findall(r"username door, password (\S+)", output)
+
+    user = authenticate(username="door", password=password)
+    assert user is not None
+    assert not user.is_staff
+    assert not user.is_superuser
+    assert user.has_perms(["attendees.view_attendee", "attendees.record_attendance"])
+    assert not user.has_perm("attendees.change_attendee")
+
+
 def test_demo_data_run_twice_duplicates_nothing(db):
     run("demo_data")
     first = counts()

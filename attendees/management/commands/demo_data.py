@@ -44,18 +44,22 @@ ROLES = {
 class Command(BaseCommand):
     help = (
         "Load a demo event with attendees in every state, the groups 'Door staff', "
-        "'Attendance viewers' and 'Attendance correctors', and an 'admin' superuser. "
-        "Safe to run again: nothing is duplicated; the admin password is reset and printed."
+        "'Attendance viewers' and 'Attendance correctors', an 'admin' superuser and a 'door' user "
+        "in 'Door staff' without admin access. Safe to run again: nothing is duplicated; the "
+        "passwords are reset and printed."
     )
 
     @transaction.atomic
     def handle(self, *args, **options):
-        admin_user, password = self.admin()
+        admin_user, password = self.user("admin", staff=True)
+        groups = {}
         for name, codenames in ROLES.items():
-            group, _ = Group.objects.get_or_create(name=name)
-            group.permissions.add(
+            groups[name], _ = Group.objects.get_or_create(name=name)
+            groups[name].permissions.add(
                 *Permission.objects.filter(content_type__app_label="attendees", codename__in=codenames)
             )
+        door_user, door_password = self.user("door", staff=False)
+        door_user.groups.add(groups["Door staff"])
         now = timezone.now()
         ends_at = now + timedelta(hours=6)
         event, _ = Event.objects.get_or_create(
@@ -78,12 +82,18 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Demo event {event.pk} ({event}) has {event.attendees.count()} attendees.")
         )
         self.stdout.write(f"Admin login: username admin, password {password}")
+        self.stdout.write(f"Door staff login (no admin access): username door, password {door_password}")
+        self.stdout.write("Tickets to scan: in the admin, select attendees and choose 'Print badges'.")
         self.stdout.write(f"API token for admin: {token.key}")
 
-    def admin(self):
+    def user(self, username: str, *, staff: bool):
+        """The demo user `username` with a fresh password: a superuser when `staff`, else no admin access."""
         password = secrets.token_urlsafe(12)
-        user, _ = get_user_model().objects.get_or_create(username="admin", defaults={"email": "admin@example.org"})
-        user.is_staff = user.is_superuser = user.is_active = True
+        user, _ = get_user_model().objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.org"}
+        )
+        user.is_staff = user.is_superuser = staff
+        user.is_active = True
         user.set_password(password)
         user.save()
         return user, password
