@@ -27,9 +27,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Model, OuterRef, ProtectedError, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
+from django.dispatch import Signal
 from django.utils import timezone
 
-from . import selectors
+from . import selectors, signals
 from .exceptions import (
     AlreadyCheckedIn,
     AlreadyCheckedOut,
@@ -231,7 +232,22 @@ def _record(
         "reason",
         "void_reason",
     ]
-    return _insert_returning_ids(Record, columns, rows)
+    record_ids = _insert_returning_ids(Record, columns, rows)
+    _announce(signals.checked_in if type == Record.Type.CHECK_IN else signals.checked_out, record_ids)
+    return record_ids
+
+
+def _announce(signal: Signal, record_ids: list[int]) -> None:
+    """Send `signal` for each of the records once the transaction commits; never if it
+    rolls back. Costs nothing when no receiver is connected."""
+    if not record_ids or not signal.has_listeners(Record):
+        return
+
+    def send() -> None:
+        for record in Record.objects.filter(pk__in=record_ids).select_related("attendee").order_by("at", "id"):
+            signal.send(sender=Record, record=record, attendee=record.attendee)
+
+    transaction.on_commit(send)
 
 
 def _user_value(by: User | None) -> Value:
@@ -288,7 +304,8 @@ def void_record(*, record: Record, by: User | None, reason: str) -> Record:
         voided = {"voided_at": now, "voided_by": by, "void_reason": reason}
         if record.type == Record.Type.CHECK_IN:
             Visit.objects.filter(pk=visit.pk).update(voided_at=now)
-            Record.objects.filter(visit=visit, voided_at__isnull=True).update(**voided)
+            voided_ids = list(Record.objects.filter(visit=visit, voided_at__isnull=True).values_list("pk", flat=True))
+            Record.objects.filter(pk__in=voided_ids).update(**voided)
         else:
             # Later in the visits' own order (`Meta.ordering`): two stays may start at the same instant.
             later = _standing(Visit.objects.filter(attendee_id=visit.attendee_id)).filter(
@@ -303,6 +320,8 @@ def void_record(*, record: Record, by: User | None, reason: str) -> Record:
                 # A check-in committed since the check above: reopening would make two open visits.
                 raise NotLatestRecord() from None
             Record.objects.filter(pk=record.pk).update(**voided)
+            voided_ids = [record.pk]
+        _announce(signals.record_voided, voided_ids)
         record.refresh_from_db()
     return record
 
@@ -330,7 +349,7 @@ def correct_check_out(*, attendee: Attendee, at: datetime.datetime, by: User | N
             checked_in = visit.checked_in_at.isoformat().replace("+00:00", "Z")
             raise CheckOutBeforeCheckIn(f"A check-out cannot be earlier than the check-in it ends ({checked_in}).")
         Visit.objects.filter(pk=visit.pk).update(checked_out_at=at, checked_out_by=by)
-        return Record.objects.create(
+        record = Record.objects.create(
             attendee=attendee,
             visit=visit,
             type=Record.Type.CHECK_OUT,
@@ -340,6 +359,8 @@ def correct_check_out(*, attendee: Attendee, at: datetime.datetime, by: User | N
             source=Source.CORRECTION,
             reason=reason,
         )
+        _announce(signals.checked_out, [record.pk])
+    return record
 
 
 # Within this time of an attendee's latest record, an `auto` scan goes the same way as
@@ -403,7 +424,7 @@ def scan_ticket(
     except AttendanceError as error:
         if attendee is not None and not isinstance(error, WrongEvent):
             error = _explained(error, attendee)
-        RefusedScan.objects.create(
+        refused = RefusedScan.objects.create(
             at=now,
             recorded_at=now,
             ticket_code=ticket_code,
@@ -414,6 +435,10 @@ def scan_ticket(
             reason=error.code,
             recorded_by=by,
         )
+        if signals.scan_refused.has_listeners(RefusedScan):
+            transaction.on_commit(
+                lambda: signals.scan_refused.send(sender=RefusedScan, record=refused, attendee=attendee)
+            )
         raise ScanRefused(error, attendee) from None
     return Scan(attendee=attendee, record_id=record_id, direction=resolved)
 
