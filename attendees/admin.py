@@ -1,15 +1,30 @@
 import datetime
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models.constants import LOOKUP_SEP
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import charts, exports, selectors, services
-from .models import Attendee, Event, Record, Visit
+from . import charts, exports, selectors, services, tickets
+from .models import Attendee, Event, Record, RefusedScan, Visit
 
 ADMIN = Record.Source.ADMIN
+
+
+def may_see_ticket_codes(request) -> bool:
+    """Ticket codes are secrets: only users who may change attendees see or set them."""
+    return request.user.has_perm(f"{Attendee._meta.app_label}.change_attendee")
+
+
+def is_ticket_code_lookup(lookup: str) -> bool:
+    # The admin accepts a filter on any field of its model in the URL; one on the ticket code
+    # (`?ticket_code__startswith=a`) would let a user who may not see codes guess them a
+    # character at a time.
+    return lookup.split(LOOKUP_SEP, 1)[0] == "ticket_code"
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -76,6 +91,35 @@ class EventAdmin(admin.ModelAdmin):
         return exports.attendance_response(attendees, filename="attendance.csv", with_event=True)
 
 
+class AttendeeAdminForm(forms.ModelForm):
+    """The ticket code may be left empty: a new attendee then gets one made up by the
+    server, and an existing one keeps theirs."""
+
+    class Meta:
+        model = Attendee
+        fields = ["event", "first_name", "last_name", "email", "ticket_code"]
+        help_texts = {
+            "ticket_code": _(
+                "What the QR code on the ticket and badge holds (6 to 64 letters, digits and - _ . :). "
+                "Left empty, a new attendee gets one made up by the server and an existing one keeps theirs."
+            ),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("ticket_code")
+        if field is not None:
+            field.required = False
+            # A new attendee's form starts empty rather than with a code made up for it.
+            field.initial = None
+            field.show_hidden_initial = False
+            if self.instance._state.adding:
+                self.initial.pop("ticket_code", None)
+
+    def clean_ticket_code(self) -> str:
+        return self.cleaned_data["ticket_code"] or self.instance.ticket_code
+
+
 @admin.register(Attendee)
 class AttendeeAdmin(admin.ModelAdmin):
     list_display = [
@@ -90,11 +134,23 @@ class AttendeeAdmin(admin.ModelAdmin):
     ]
     list_display_links = ["last_name", "first_name"]
     list_filter = ["event", StateFilter]
-    search_fields = ["first_name", "last_name", "email"]
-    actions = ["check_in_selected", "check_out_selected"]
-    fields = ["event", "first_name", "last_name", "email", "state", "checkin_times", "checkout_times"]
+    # A ticket code is found only whole: a part of one must not find anybody.
+    search_fields = ["first_name", "last_name", "email", "=ticket_code"]
+    actions = ["check_in_selected", "check_out_selected", "email_tickets", "print_badges"]
+    form = AttendeeAdminForm
+    fields = ["event", "first_name", "last_name", "email", "ticket_code", "state", "checkin_times", "checkout_times"]
     readonly_fields = ["state", "checkin_times", "checkout_times"]
     list_select_related = ["event"]
+
+    def get_fields(self, request, obj=None):
+        if may_see_ticket_codes(request):
+            return self.fields
+        return [name for name in self.fields if name != "ticket_code"]
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        if is_ticket_code_lookup(lookup) and (request is None or not may_see_ticket_codes(request)):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def get_queryset(self, request) -> QuerySet[Attendee]:
         return selectors.attendees_for_changelist(super().get_queryset(request))
@@ -155,6 +211,32 @@ class AttendeeAdmin(admin.ModelAdmin):
         )
         self.report(request, result, done, skipped)
 
+    @admin.action(description=_("Email tickets to selected attendees"), permissions=["change"])
+    def email_tickets(self, request, queryset: QuerySet[Attendee]) -> None:
+        result = tickets.send_tickets(
+            attendees=queryset.select_related("event"),
+            build_url=lambda attendee: request.build_absolute_uri(
+                reverse("attendees_tickets:ticket", args=[attendee.ticket_code])
+            ),
+        )
+        message = ngettext(
+            "Emailed a ticket to %(sent)d attendee", "Emailed tickets to %(sent)d attendees", result.sent
+        ) % {"sent": result.sent}
+        if result.failed:
+            failed = ngettext("%(failed)d could not be sent", "%(failed)d could not be sent", result.failed)
+            message += "; " + failed % {"failed": result.failed}
+        if not result.failed:
+            level = messages.SUCCESS
+        elif result.sent:
+            level = messages.WARNING
+        else:
+            level = messages.ERROR
+        self.message_user(request, f"{message}.", level)
+
+    @admin.action(description=_("Print badges for selected attendees"), permissions=["change"])
+    def print_badges(self, request, queryset: QuerySet[Attendee]):
+        return tickets.badges_response(request, list(queryset.select_related("event")))
+
     def report(self, request, result: services.BulkResult, done: str, skipped: str) -> None:
         message = done % {"done": result.done}
         if result.skipped:
@@ -209,3 +291,58 @@ class RecordAdmin(ViewOnlyAdmin):
     list_select_related = ["attendee", "recorded_by", "voided_by"]
     search_fields = ["attendee__first_name", "attendee__last_name", "attendee__email", "station"]
     date_hierarchy = "at"
+
+
+@admin.register(RefusedScan)
+class RefusedScanAdmin(ViewOnlyAdmin):
+    """Every scan the door was refused, kept for review; read-only. What was scanned is
+    shown only to users who may see ticket codes."""
+
+    list_display = [
+        "recorded_at",
+        "at",
+        "reason",
+        "event",
+        "attendee",
+        "direction",
+        "station",
+        "recorded_by",
+        "offline",
+        "ticket_code",
+    ]
+    list_filter = ["event", "reason", "offline"]
+    list_select_related = ["event", "attendee", "recorded_by"]
+    date_hierarchy = "recorded_at"
+    fields = [
+        "recorded_at",
+        "at",
+        "reason",
+        "ticket_code",
+        "event",
+        "attendee",
+        "direction",
+        "station",
+        "recorded_by",
+        "offline",
+    ]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # As in the API: whoever may view attendees may view the scans refused at their door.
+        return super().has_view_permission(request, obj) or request.user.has_perm(
+            f"{self.opts.app_label}.view_attendee"
+        )
+
+    def get_list_display(self, request):
+        if may_see_ticket_codes(request):
+            return self.list_display
+        return [name for name in self.list_display if name != "ticket_code"]
+
+    def get_fields(self, request, obj=None):
+        if may_see_ticket_codes(request):
+            return self.fields
+        return [name for name in self.fields if name != "ticket_code"]
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        if is_ticket_code_lookup(lookup) and (request is None or not may_see_ticket_codes(request)):
+            return False
+        return super().lookup_allowed(lookup, value, request)
