@@ -84,3 +84,8 @@ class NotYourRecord(AttendanceError):
 
     code = "not_your_record"
     message = "Only the person who recorded this can undo it; ask for a correction instead."
+
+
+class CapacityReached(AttendanceError):
+    code = "capacity_reached"
+    message = "The place is full."

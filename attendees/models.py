@@ -34,7 +34,25 @@ def new_ticket_code() -> str:
     return secrets.token_urlsafe(GENERATED_TICKET_CODE_BYTES)
 
 
-class Event(models.Model):
+class CountsWhoIsInside(models.Model):
+    """A place with a live `inside` count, which only the services change (by conditional
+    UPDATEs, in the same transaction as the stays): saving the place never writes it
+    back, so a stale copy in memory cannot overwrite the count."""
+
+    inside = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, update_fields=None, **kwargs):
+        if update_fields is None and not self._state.adding:
+            update_fields = [
+                field.name for field in self._meta.concrete_fields if not field.primary_key and field.name != "inside"
+            ]
+        super().save(*args, update_fields=update_fields, **kwargs)
+
+
+class Event(CountsWhoIsInside):
     name = models.CharField(max_length=200)
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
@@ -44,6 +62,11 @@ class Event(models.Model):
         help_text="When `checkout_all --due` checks out everyone still inside; it then moves on by a day "
         "while the event lasts.",
     )
+    capacity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many people may be inside at once; empty for no limit."
+    )
+    # `inside`: how many are inside now, kept by the services in the same transaction as
+    # the stays, so a live count is one row and the capacity holds under any concurrency.
 
     class Meta:
         ordering = ["-starts_at", "id"]
@@ -79,6 +102,7 @@ class Attendee(models.Model):
         permissions = [
             ("record_attendance", "Can check attendees in and out"),
             ("correct_attendance", "Can correct attendance records"),
+            ("override_capacity", "Can admit attendees over capacity"),
         ]
         indexes = [
             models.Index(fields=["event", "last_name", "first_name"], name="attendee_event_name_idx"),
@@ -89,8 +113,50 @@ class Attendee(models.Model):
         return f"{self.first_name} {self.last_name}"
 
 
+class Area(CountsWhoIsInside):
+    """A room, zone or gated part of an event's venue, with its own capacity."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="areas")
+    name = models.CharField(max_length=100)
+    capacity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many people may be in this area at once; empty for no limit."
+    )
+
+    class Meta:
+        ordering = ["event", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "name"], name="attendees_area_name_unique_per_event"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VisitQuerySet(models.QuerySet):
+    """The words of the domain for stays, each rule written once."""
+
+    def standing(self) -> "VisitQuerySet":
+        """Stays whose check-in has not been voided: the ones the state, the times and the figures count."""
+        return self.filter(voided_at__isnull=True)
+
+    def open(self) -> "VisitQuerySet":
+        """Stays not yet ended by a check-out."""
+        return self.filter(checked_out_at__isnull=True)
+
+    def closed(self) -> "VisitQuerySet":
+        return self.filter(checked_out_at__isnull=False)
+
+    def in_event(self) -> "VisitQuerySet":
+        """Stays inside the event itself (not in one of its areas)."""
+        return self.filter(area__isnull=True)
+
+    def in_areas(self) -> "VisitQuerySet":
+        return self.filter(area__isnull=False)
+
+
 class Visit(models.Model):
-    """One stay: a check-in, and the check-out that ends it once it happens."""
+    """One stay: a check-in, and the check-out that ends it once it happens. A stay in
+    the event has no `area`; a stay in one of its areas lies within a stay in the event."""
 
     # PROTECT: deleting an attendee must never silently delete their history.
     attendee = models.ForeignKey(Attendee, on_delete=models.PROTECT, related_name="visits")
@@ -105,6 +171,10 @@ class Visit(models.Model):
     # Set when its check-in is voided: the stay is then left out of the state, the times
     # and the figures. Its records keep what was recorded.
     voided_at = models.DateTimeField(null=True, blank=True)
+    # PROTECT: an area with history cannot be deleted.
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, null=True, blank=True, related_name="visits")
+
+    objects = VisitQuerySet.as_manager()
 
     class Meta:
         ordering = ["checked_in_at", "id"]
@@ -115,12 +185,18 @@ class Visit(models.Model):
             models.Index(fields=["attendee", "checked_out_at"], name="visit_attendee_out_idx"),
         ]
         constraints = [
-            # At most one open visit per attendee: a second check-in of someone inside
-            # fails in the database, whatever the number of app servers.
+            # At most one open stay in the event per attendee: a second check-in of someone
+            # inside fails in the database, whatever the number of app servers.
             models.UniqueConstraint(
                 fields=["attendee"],
-                condition=Q(checked_out_at__isnull=True, voided_at__isnull=True),
+                condition=Q(checked_out_at__isnull=True, voided_at__isnull=True, area__isnull=True),
                 name="attendees_one_open_visit_per_attendee",
+            ),
+            # And at most one open stay in any of its areas: nobody is in two areas at once.
+            models.UniqueConstraint(
+                fields=["attendee"],
+                condition=Q(checked_out_at__isnull=True, voided_at__isnull=True, area__isnull=False),
+                name="attendees_one_open_area_stay_per_attendee",
             ),
             models.CheckConstraint(
                 condition=Q(checked_out_at__isnull=True) | Q(checked_out_at__gte=F("checked_in_at")),
@@ -130,6 +206,12 @@ class Visit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attendee} {self.checked_in_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RecordQuerySet(models.QuerySet):
+    def standing(self) -> "RecordQuerySet":
+        """Records that have not been voided: what the state follows."""
+        return self.filter(voided_at__isnull=True)
 
 
 class Record(models.Model):
@@ -159,12 +241,18 @@ class Record(models.Model):
     )
     station = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=10, choices=Source)
+    # The area of the stay, as on its visit; kept here so the history reads it directly.
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # A check-in admitted over the place's capacity by someone allowed to.
+    capacity_override = models.BooleanField(default=False)
     reason = models.TextField(blank=True, help_text="Why a correction added this record.")
     voided_at = models.DateTimeField(null=True, blank=True)
     voided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     void_reason = models.TextField(blank=True)
+
+    objects = RecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["at", "id"]
@@ -198,6 +286,7 @@ class RefusedScan(models.Model):
     ticket_code = models.CharField(max_length=200)
     event = models.ForeignKey(Event, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     attendee = models.ForeignKey(Attendee, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     direction = models.CharField(max_length=4, choices=Direction)
     station = models.CharField(max_length=100, blank=True)
     reason = models.CharField(max_length=50)

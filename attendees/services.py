@@ -20,12 +20,13 @@ correction's past time is the only exception, and it is checked against the visi
 import dataclasses
 import datetime
 import json
+import typing
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Model, OuterRef, ProtectedError, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, Model, OuterRef, ProtectedError, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.dispatch import Signal
 from django.utils import timezone
@@ -36,6 +37,7 @@ from .exceptions import (
     AlreadyCheckedOut,
     AlreadyVoided,
     AttendanceError,
+    CapacityReached,
     CheckOutBeforeCheckIn,
     HasHistory,
     IdempotencyKeyReused,
@@ -47,7 +49,7 @@ from .exceptions import (
     UnknownTicket,
     WrongEvent,
 )
-from .models import Attendee, Event, IdempotentRequest, Record, RefusedScan, Visit
+from .models import Area, Attendee, Event, IdempotentRequest, Record, RefusedScan, Visit
 
 User = AbstractBaseUser
 Source = Record.Source
@@ -59,52 +61,172 @@ class BulkResult:
     skipped: int
 
 
+class Written(typing.NamedTuple):
+    """A record just written: its id and the area of its stay (None: the event itself)."""
+
+    id: int
+    area_id: int | None
+
+
 def _closing_time(now):
     # A check-out is never stamped before its check-in, even if app servers' clocks
     # drift apart; the database's check constraint relies on it.
     return Greatest(Value(now), F("checked_in_at"))
 
 
-def check_in(*, attendee: Attendee, by: User | None, station: str = "", source: str = Source.API) -> int:
-    """Open a visit for `attendee` now; return the id of its check-in record.
+def check_in(
+    *,
+    attendee: Attendee,
+    by: User | None,
+    station: str = "",
+    source: str = Source.API,
+    area: Area | None = None,
+    override_capacity: bool = False,
+) -> int:
+    """Check `attendee` in now, to the event or to one of its `area`s; return the id of
+    the check-in record (the area's, for an area).
 
-    Refused with `AlreadyCheckedIn` while the attendee is inside; re-entry after a
-    check-out is allowed. One INSERT that yields to any open visit, including one a
-    concurrent request is inserting, so of simultaneous check-ins exactly one succeeds.
+    Refused with `AlreadyCheckedIn` while the attendee is inside (in that area), and with
+    `CapacityReached` when the place is full, unless `override_capacity`. Re-entry after
+    a check-out is allowed. The number inside is taken by one conditional UPDATE
+    (`inside < capacity`), so exactly the capacity is admitted under any concurrency;
+    one INSERT that yields to any open stay, including one a concurrent request is
+    inserting, so of simultaneous check-ins exactly one succeeds.
     """
-    opened, record_ids = _open_visits(Attendee.objects.filter(pk=attendee.pk), by=by, station=station, source=source)
-    if not opened:
-        raise AlreadyCheckedIn()
-    return record_ids[0]
+    if area is not None:
+        return _check_in_to_area(
+            attendee=attendee, area=area, by=by, station=station, source=source, override_capacity=override_capacity
+        )
+    refusal = None
+    with transaction.atomic(savepoint=False):
+        admitted = _admit(Event, attendee.event_id, override=override_capacity)
+        if admitted is None:
+            refusal = _full_or_inside(attendee, Event(pk=attendee.event_id))
+        else:
+            opened, written = _open_visits(
+                Attendee.objects.filter(pk=attendee.pk),
+                by=by,
+                station=station,
+                source=source,
+                capacity_override=admitted == OVERRIDDEN,
+            )
+            if not opened:
+                # Inside already: hand the place back. Nothing else was written.
+                _release(Event, attendee.event_id)
+                refusal = AlreadyCheckedIn()
+    if refusal is not None:
+        raise refusal
+    return written[0].id
 
 
-def check_out(*, attendee: Attendee, by: User | None, station: str = "", source: str = Source.API) -> int:
-    """Close the attendee's open visit now; return the id of its check-out record.
+def _check_in_to_area(
+    *, attendee: Attendee, area: Area, by: User | None, station: str, source: str, override_capacity: bool
+) -> int:
+    """Into `area`: someone outside the event enters it too, at the same instant; someone
+    in another area leaves it at that instant (a move). The attendee's open stay in the
+    event is locked first, so moves, area check-ins and check-outs of one attendee take
+    turns."""
+    now = timezone.now()
+    mine = Visit.objects.filter(attendee=attendee).standing().open()
+    # A savepoint: a refusal after the first writes undoes them, and leaves the caller's
+    # transaction usable (a scan keeps its refusal).
+    with transaction.atomic():
+        in_event = list(mine.in_event().select_for_update().values_list("pk", flat=True))
+        current_area = mine.in_areas().values_list("area_id", flat=True).first()
+        if current_area == area.pk:
+            raise AlreadyCheckedIn()
+        admitted = _admit(Area, area.pk, override=override_capacity)
+        if admitted is None:
+            raise _full_or_inside(attendee, area)
+        if not in_event:
+            admitted_to_event = _admit(Event, attendee.event_id, override=override_capacity)
+            if admitted_to_event is None:
+                raise _full_or_inside(attendee, Event(pk=attendee.event_id))
+            opened, _ = _open_visits(
+                Attendee.objects.filter(pk=attendee.pk),
+                by=by,
+                station=station,
+                source=source,
+                now=now,
+                capacity_override=admitted_to_event == OVERRIDDEN,
+            )
+            if not opened:
+                raise AlreadyCheckedIn()
+        if current_area is not None:
+            _, left = _close_visits(mine.in_areas(), by=by, station=station, source=source, now=now)
+            _leave(left)
+        opened, written = _open_visits(
+            Attendee.objects.filter(pk=attendee.pk),
+            by=by,
+            station=station,
+            source=source,
+            now=now,
+            area=area,
+            capacity_override=admitted == OVERRIDDEN,
+        )
+        if not opened:
+            raise AlreadyCheckedIn()
+    return written[0].id
 
-    Refused with `NotCheckedIn` if the attendee never checked in, and with
-    `AlreadyCheckedOut` if they have left. A single conditional UPDATE, so of any
-    number of concurrent check-outs exactly one succeeds.
+
+def check_out(
+    *, attendee: Attendee, by: User | None, station: str = "", source: str = Source.API, area: Area | None = None
+) -> int:
+    """Check `attendee` out now, of the event or of one `area`; return the id of the
+    check-out record.
+
+    Leaving the event ends any stay in an area at the same instant; leaving an area
+    keeps the attendee inside the event. Refused with `NotCheckedIn` if the attendee is
+    not inside (in that area), or `AlreadyCheckedOut` if they have left the event. A
+    conditional UPDATE, so of any number of concurrent check-outs exactly one succeeds.
     """
-    closed, record_ids = _close_visits(Visit.objects.filter(attendee=attendee), by=by, station=station, source=source)
+    mine = Visit.objects.filter(attendee=attendee)
+    with transaction.atomic(savepoint=False):
+        stays = mine.filter(area=area) if area is not None else mine.in_event()
+        closed, written = _close_visits(stays, by=by, station=station, source=source)
+        if closed and area is None:
+            # A separate statement sees a stay in an area that a concurrent move committed
+            # while this one waited for the stay in the event.
+            _, in_area = _close_visits(mine.in_areas(), by=by, station=station, source=source)
+            written = written + in_area
+        if closed:
+            _leave(written)
     if closed:
-        return record_ids[0]
-    if _standing(Visit.objects.filter(attendee=attendee)).exists():
+        return written[0].id
+    if area is not None:
+        raise NotCheckedIn(f"Not in {area.name}: cannot check out of it.")
+    if mine.standing().in_event().exists():
         raise AlreadyCheckedOut()
     raise NotCheckedIn()
 
 
 def bulk_check_out(
-    *, attendees: QuerySet[Attendee], by: User | None, station: str = "", source: str = Source.API
+    *,
+    attendees: QuerySet[Attendee],
+    by: User | None,
+    station: str = "",
+    source: str = Source.API,
+    area: Area | None = None,
 ) -> BulkResult:
-    """Check out every attendee of `attendees` who is inside; skip the others.
+    """Check out every attendee of `attendees` who is inside (in `area`, when given);
+    skip the others. Leaving the event ends their stays in areas too.
 
-    Three queries whatever the number of attendees: a count, one UPDATE of the visits
-    and one INSERT of their records.
+    A constant number of queries whatever the number of attendees: a count, an UPDATE
+    of the stays and an INSERT of their records (for the event and for its areas), and
+    the numbers inside.
     """
     with transaction.atomic():
         selected = attendees.order_by().count()
-        visits = Visit.objects.filter(attendee__in=attendees.order_by().values("pk"))
-        done, _ = _close_visits(visits, by=by, station=station, source=source)
+        theirs = Visit.objects.filter(attendee__in=attendees.order_by().values("pk"))
+        if area is not None:
+            done, written = _close_visits(theirs.filter(area=area), by=by, station=station, source=source)
+        else:
+            now = timezone.now()
+            done, written = _close_visits(theirs.in_event(), by=by, station=station, source=source, now=now)
+            if done:
+                _, in_areas = _close_visits(theirs.in_areas(), by=by, station=station, source=source, now=now)
+                written = written + in_areas
+        _leave(written)
     return BulkResult(done=done, skipped=selected - done)
 
 
@@ -113,90 +235,215 @@ def bulk_check_in(
 ) -> BulkResult:
     """Check in every attendee of `attendees` who is not inside; skip those who are.
 
-    A constant number of queries whatever the number of attendees: a count, one INSERT
-    of the visits, the start-time fix-up and one INSERT of their records, so an attendee
-    checked in concurrently by someone else is skipped rather than failing the batch.
+    Refused with `CapacityReached`, checking in nobody, when they would take an event
+    over its capacity. A constant number of queries whatever the number of attendees: a
+    count, one INSERT of the stays, the start-time fix-up, one INSERT of their records
+    and the numbers inside, so an attendee checked in concurrently by someone else is
+    skipped rather than failing the batch.
     """
     with transaction.atomic():
         selected = attendees.order_by().count()
-        done, _ = _open_visits(attendees, by=by, station=station, source=source)
+        done, written = _open_visits(attendees, by=by, station=station, source=source)
+        _enter(written)
     return BulkResult(done=done, skipped=selected - done)
 
 
-def _standing(visits: QuerySet[Visit]) -> QuerySet[Visit]:
-    """The visits whose check-in has not been voided."""
-    return visits.filter(voided_at__isnull=True)
+def recount_inside(*, events: QuerySet[Event] | None = None) -> None:
+    """Set the numbers inside of `events` (all by default) and their areas from their open
+    stays: for stays written around the services, e.g. loaded from elsewhere."""
+    events = Event.objects.all() if events is None else events
+    open_stays = Visit.objects.standing().open().order_by()
+    in_event = open_stays.in_event().filter(attendee__event=OuterRef("pk")).values("attendee__event")
+    in_area = open_stays.filter(area=OuterRef("pk")).values("area")
+    with transaction.atomic():
+        events.update(inside=Coalesce(Subquery(in_event.annotate(n=Count("pk")).values("n")), 0))
+        Area.objects.filter(event__in=events.values("pk")).update(
+            inside=Coalesce(Subquery(in_area.annotate(n=Count("pk")).values("n")), 0)
+        )
 
 
-def _open_visits(attendees: QuerySet[Attendee], *, by: User | None, station: str, source: str) -> tuple[int, list[int]]:
-    """Insert a visit for each of `attendees` who is not inside, and its record; return how
-    many, and the ids of the records.
+# What `_admit` answers: there was room, or there was none and the capacity was overridden.
+ADMITTED = "admitted"
+OVERRIDDEN = "overridden"
+
+
+def _admit(place: type[Event] | type[Area], pk: int, *, override: bool) -> str | None:
+    """Take one place inside the event or area `pk`: one conditional UPDATE, so of
+    concurrent check-ins exactly as many as there is room for get one. None when full
+    (and not `override`n)."""
+    places = place.objects.filter(pk=pk)
+    if places.filter(Q(capacity__isnull=True) | Q(inside__lt=F("capacity"))).update(inside=F("inside") + 1):
+        return ADMITTED
+    if override and places.update(inside=F("inside") + 1):
+        return OVERRIDDEN
+    return None
+
+
+def _release(place: type[Event] | type[Area], pk: int) -> None:
+    place.objects.filter(pk=pk).update(inside=F("inside") - 1)
+
+
+def _full_or_inside(attendee: Attendee, place: Event | Area) -> AttendanceError:
+    """Why a place was refused: already inside it (a concurrent check-in took the last
+    place for this very attendee), or full."""
+    place = type(place).objects.get(pk=place.pk)
+    stays = Visit.objects.filter(attendee=attendee).standing().open()
+    stays = stays.filter(area=place) if isinstance(place, Area) else stays.in_event()
+    if stays.exists():
+        return AlreadyCheckedIn()
+    return CapacityReached(f"{place} is full: {place.inside} inside, capacity {place.capacity}.")
+
+
+def _enter(written: list[Written]) -> None:
+    """Count the check-ins of `written` (of stays in events, from bulk check-ins) into
+    their events, each as one conditional UPDATE; refused with `CapacityReached` when
+    an event would go over its capacity (the caller's transaction then undoes it all)."""
+    if not written:
+        return
+    records = Record.objects.filter(pk__in=[record.id for record in written], area__isnull=True)
+    arriving = Subquery(
+        records.filter(attendee__event=OuterRef("pk"))
+        .order_by()
+        .values("attendee__event")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    events = Event.objects.filter(pk__in=records.values("attendee__event"))
+    expected = events.count()
+    room = Q(capacity__isnull=True) | Q(capacity__gte=F("inside") + arriving)
+    if events.filter(room).update(inside=F("inside") + arriving) != expected:
+        raise CapacityReached("Checking them all in would take the event over its capacity; nobody was checked in.")
+
+
+def _leave(written: list[Written]) -> None:
+    """Count the check-outs of `written` out of their events and areas: one UPDATE for
+    the events and, if any stay was in an area, one for the areas."""
+    if not written:
+        return
+    records = Record.objects.filter(pk__in=[record.id for record in written])
+    in_events = records.filter(area__isnull=True)
+    leaving = Subquery(
+        in_events.filter(attendee__event=OuterRef("pk"))
+        .order_by()
+        .values("attendee__event")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    if any(record.area_id is None for record in written):
+        Event.objects.filter(pk__in=in_events.values("attendee__event")).update(inside=F("inside") - leaving)
+    if any(record.area_id is not None for record in written):
+        from_area = Subquery(
+            records.filter(area=OuterRef("pk")).order_by().values("area").annotate(n=Count("pk")).values("n")
+        )
+        Area.objects.filter(pk__in=records.values("area")).update(inside=F("inside") - from_area)
+
+
+def _open_visits(
+    attendees: QuerySet[Attendee],
+    *,
+    by: User | None,
+    station: str,
+    source: str,
+    now: datetime.datetime | None = None,
+    area: Area | None = None,
+    capacity_override: bool = False,
+) -> tuple[int, list[Written]]:
+    """Open a stay (in the event, or in `area`) for each of `attendees` who has no open
+    stay there, and its record; return how many, and the records written.
 
     One `INSERT ... SELECT ... ON CONFLICT DO NOTHING`: the SELECT skips those inside,
     and the conflict clause skips those a concurrent transaction is checking in (the
-    one-open-visit constraint).
+    one-open-stay constraints).
     """
     selected = attendees.order_by().values("pk")
-    now = timezone.now()
+    now = now or timezone.now()
+    scope = Q(area__isnull=True) if area is None else Q(area__isnull=False)
     rows = (
         Attendee.objects.filter(pk__in=selected)
-        .exclude(Exists(_standing(Visit.objects.filter(attendee=OuterRef("pk"), checked_out_at__isnull=True))))
+        .exclude(Exists(Visit.objects.filter(scope, attendee=OuterRef("pk")).standing().open()))
         .order_by()
-        .annotate(stamp=Greatest(Value(now), Coalesce(_last_check_out("pk"), Value(now))), recorder=_user_value(by))
-        .values_list("pk", "stamp", "recorder")
+        .annotate(
+            stamp=Greatest(Value(now), Coalesce(_last_check_out("pk", scope), Value(now))),
+            recorder=_user_value(by),
+            stay_area=Value(area.pk if area else None, output_field=Visit._meta.get_field("area").target_field),
+        )
+        .values_list("pk", "stamp", "recorder", "stay_area")
     )
-    record_ids = []
+    written = []
     with transaction.atomic(savepoint=False):
-        opened = _insert_from(Visit, ["attendee", "checked_in_at", "checked_in_by"], rows, on_conflict_do_nothing=True)
+        opened = _insert_from(
+            Visit, ["attendee", "checked_in_at", "checked_in_by", "area"], rows, on_conflict_do_nothing=True
+        )
         if opened:
+            theirs = Visit.objects.filter(scope, attendee__in=selected).standing().open()
             # The INSERT read the last check-out from its snapshot, taken before it
             # waited on the constraint: a check-out committed meanwhile (with a later
-            # time) was not in it. Read again, now that it is committed, so a visit
+            # time) was not in it. Read again, now that it is committed, so a stay
             # never starts before the previous one ended.
-            last_out = _last_check_out("attendee")
-            _standing(Visit.objects.filter(attendee__in=selected, checked_out_at__isnull=True)).filter(
-                checked_in_at__lt=last_out
-            ).update(checked_in_at=last_out)
-            # Every visit opened here starts at `now` or later; older open visits have their record.
-            opened_now = Visit.objects.filter(
-                attendee__in=selected, checked_out_at__isnull=True, checked_in_at__gte=now
+            last_out = _last_check_out("attendee", scope)
+            theirs.filter(checked_in_at__lt=last_out).update(checked_in_at=last_out)
+            # Every stay opened here starts at `now` or later; older open stays have their record.
+            written = _record(
+                Record.Type.CHECK_IN,
+                theirs.filter(checked_in_at__gte=now),
+                at="checked_in_at",
+                now=now,
+                by=by,
+                station=station,
+                source=source,
+                capacity_override=capacity_override,
             )
-            record_ids = _record(
-                Record.Type.CHECK_IN, opened_now, at="checked_in_at", now=now, by=by, station=station, source=source
-            )
-    return opened, record_ids
+    return opened, written
 
 
-def _close_visits(visits: QuerySet[Visit], *, by: User | None, station: str, source: str) -> tuple[int, list[int]]:
-    """Close the open visits among `visits` now and record each check-out; return how many,
-    and the ids of the records.
+def _close_visits(
+    visits: QuerySet[Visit],
+    *,
+    by: User | None,
+    station: str,
+    source: str,
+    now: datetime.datetime | None = None,
+) -> tuple[int, list[Written]]:
+    """Close the open stays among `visits` now and record each check-out; return how many,
+    and the records written.
 
-    A conditional UPDATE: of concurrent closings of one visit, the database lets one match it.
+    A conditional UPDATE: of concurrent closings of one stay, the database lets one match it.
     """
-    now = timezone.now()
-    record_ids = []
+    now = now or timezone.now()
+    written = []
     with transaction.atomic(savepoint=False):
-        closed = _standing(visits.filter(checked_out_at__isnull=True)).update(
-            checked_out_at=_closing_time(now), checked_out_by=by
-        )
+        closed = visits.standing().open().update(checked_out_at=_closing_time(now), checked_out_by=by)
         if closed:
-            # A visit closed here ends at `now` or later (see `_closing_time`); one closed
+            # A stay closed here ends at `now` or later (see `_closing_time`); one closed
             # earlier or elsewhere already has its record, committed with it.
-            closed_now = visits.filter(checked_out_at__gte=now)
-            record_ids = _record(
-                Record.Type.CHECK_OUT, closed_now, at="checked_out_at", now=now, by=by, station=station, source=source
+            written = _record(
+                Record.Type.CHECK_OUT,
+                visits.filter(checked_out_at__gte=now),
+                at="checked_out_at",
+                now=now,
+                by=by,
+                station=station,
+                source=source,
             )
-    return closed, record_ids
+    return closed, written
 
 
 def _record(
-    type: str, visits: QuerySet[Visit], *, at: str, now: datetime.datetime, by: User | None, station: str, source: str
-) -> list[int]:
-    """Insert a `type` record for each standing visit of `visits` that has none yet, in one
-    statement; return the new records' ids."""
-    standing_record = Record.objects.filter(visit=OuterRef("pk"), type=type, voided_at__isnull=True)
+    type: str,
+    visits: QuerySet[Visit],
+    *,
+    at: str,
+    now: datetime.datetime,
+    by: User | None,
+    station: str,
+    source: str,
+    capacity_override: bool = False,
+) -> list[Written]:
+    """Insert a `type` record for each standing stay of `visits` that has none yet, in one
+    statement; return the records written."""
+    standing_record = Record.objects.filter(visit=OuterRef("pk"), type=type).standing()
     rows = (
-        _standing(visits)
+        visits.standing()
         .exclude(Exists(standing_record))
         .order_by()
         .annotate(
@@ -206,16 +453,19 @@ def _record(
             record_station=Value(station),
             record_source=Value(source),
             no_reason=Value(""),
+            override=Value(capacity_override),
         )
         .values_list(
             "attendee_id",
             "pk",
+            "area_id",
             "record_type",
             at,
             "recorded_at",
             "recorder",
             "record_station",
             "record_source",
+            "override",
             "no_reason",
             "no_reason",
         )
@@ -223,18 +473,20 @@ def _record(
     columns = [
         "attendee",
         "visit",
+        "area",
         "type",
         "at",
         "recorded_at",
         "recorded_by",
         "station",
         "source",
+        "capacity_override",
         "reason",
         "void_reason",
     ]
-    record_ids = _insert_returning_ids(Record, columns, rows)
-    _announce(signals.checked_in if type == Record.Type.CHECK_IN else signals.checked_out, record_ids)
-    return record_ids
+    written = [Written(*row) for row in _insert_returning(Record, columns, rows, ["id", "area"])]
+    _announce(signals.checked_in if type == Record.Type.CHECK_IN else signals.checked_out, [w.id for w in written])
+    return written
 
 
 def _announce(signal: Signal, record_ids: list[int]) -> None:
@@ -262,13 +514,13 @@ def _insert_from(model: type[Model], fields: list[str], rows: QuerySet, *, on_co
         return cursor.rowcount
 
 
-def _insert_returning_ids(model: type[Model], fields: list[str], rows: QuerySet) -> list[int]:
-    """`INSERT INTO model (fields) SELECT ... RETURNING id`: the ids of the rows written."""
+def _insert_returning(model: type[Model], fields: list[str], rows: QuerySet, returning: list[str]) -> list[tuple]:
+    """`INSERT INTO model (fields) SELECT ... RETURNING returning`: what the database wrote."""
     sql, params = _insert_sql(model, fields, rows, on_conflict_do_nothing=False)
-    pk = connection.ops.quote_name(model._meta.pk.column)
+    columns = ", ".join(connection.ops.quote_name(model._meta.get_field(name).column) for name in returning)
     with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {pk}", params)
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"{sql} RETURNING {columns}", params)
+        return cursor.fetchall()
 
 
 def _insert_sql(model: type[Model], fields: list[str], rows: QuerySet, *, on_conflict_do_nothing: bool):
@@ -280,20 +532,22 @@ def _insert_sql(model: type[Model], fields: list[str], rows: QuerySet, *, on_con
     return f"INSERT INTO {table} ({columns}) {select_sql}{conflict}", params
 
 
-def _last_check_out(attendee_ref: str) -> Subquery:
-    """The latest check-out time of the attendee `OuterRef(attendee_ref)` points at."""
-    visits = _standing(Visit.objects.filter(attendee=OuterRef(attendee_ref), checked_out_at__isnull=False))
+def _last_check_out(attendee_ref: str, scope: Q) -> Subquery:
+    """The latest check-out time, among stays of `scope`, of the attendee `OuterRef(attendee_ref)` points at."""
+    visits = Visit.objects.filter(scope, attendee=OuterRef(attendee_ref)).standing().closed()
     return Subquery(visits.order_by("-checked_out_at").values("checked_out_at")[:1])
 
 
 def void_record(*, record: Record, by: User | None, reason: str) -> Record:
     """Void `record`, keeping it in the history with who, when and why.
 
-    Voiding a check-in voids its whole visit (its check-out with it): the stay leaves
-    the state, the times and the figures. Voiding a check-out reopens its visit, so it
-    must be the attendee's latest: refused with `NotLatestRecord` once they have
-    checked in again. Refused with `AlreadyVoided` the second time. The visit is locked
-    first, so a concurrent scan of the same attendee waits and then sees the outcome.
+    Voiding a check-in voids its whole stay (its check-out with it), and for a stay in
+    the event the stays in areas within it: they leave the state, the times and the
+    figures. Voiding a check-out reopens its stay, so it must be the attendee's latest
+    there: refused with `NotLatestRecord` once they have checked in again (or, for an
+    area, when they are no longer inside the event). Refused with `AlreadyVoided` the
+    second time. The stay is locked first, so a concurrent scan of the same attendee
+    waits and then sees the outcome. The numbers inside follow.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -302,65 +556,107 @@ def void_record(*, record: Record, by: User | None, reason: str) -> Record:
         if record.voided_at is not None:
             raise AlreadyVoided()
         voided = {"voided_at": now, "voided_by": by, "void_reason": reason}
+        theirs = Visit.objects.filter(attendee_id=visit.attendee_id).standing()
         if record.type == Record.Type.CHECK_IN:
-            Visit.objects.filter(pk=visit.pk).update(voided_at=now)
-            voided_ids = list(Record.objects.filter(visit=visit, voided_at__isnull=True).values_list("pk", flat=True))
-            Record.objects.filter(pk__in=voided_ids).update(**voided)
-        else:
-            # Later in the visits' own order (`Meta.ordering`): two stays may start at the same instant.
-            later = _standing(Visit.objects.filter(attendee_id=visit.attendee_id)).filter(
-                Q(checked_in_at__gt=visit.checked_in_at) | Q(checked_in_at=visit.checked_in_at, pk__gt=visit.pk)
+            stays = Visit.objects.filter(pk=visit.pk)
+            if visit.area_id is None:
+                within = theirs.in_areas().filter(checked_in_at__gte=visit.checked_in_at)
+                if visit.checked_out_at is not None:
+                    within = within.filter(checked_in_at__lte=visit.checked_out_at)
+                stays = Visit.objects.filter(Q(pk=visit.pk) | Q(pk__in=within.values("pk")))
+            still_open = list(stays.standing().open().values_list("attendee__event_id", "area_id"))
+            voided_ids = list(
+                Record.objects.filter(visit__in=stays.values("pk")).standing().values_list("pk", flat=True)
             )
-            if later.exists():
+            Visit.objects.filter(pk__in=stays.values("pk")).update(voided_at=now)
+            Record.objects.filter(pk__in=voided_ids).update(**voided)
+            for event_id, area_id in still_open:
+                if area_id is None:
+                    _release(Event, event_id)
+                else:
+                    _release(Area, area_id)
+        else:
+            if visit.area_id is None:
+                # Later in the stays' own order (`Meta.ordering`): two stays may start at the same instant.
+                later = theirs.in_event().filter(
+                    Q(checked_in_at__gt=visit.checked_in_at) | Q(checked_in_at=visit.checked_in_at, pk__gt=visit.pk)
+                )
+                blocked = later.exists()
+            else:
+                # A stay in an area reopens only while the attendee is inside the event and
+                # has been in no area since.
+                later = theirs.in_areas().exclude(pk=visit.pk).filter(checked_in_at__gte=visit.checked_out_at)
+                blocked = later.exists() or not theirs.in_event().open().exists()
+            if blocked:
                 raise NotLatestRecord()
             try:
                 with transaction.atomic():
                     Visit.objects.filter(pk=visit.pk).update(checked_out_at=None, checked_out_by=None)
             except IntegrityError:
-                # A check-in committed since the check above: reopening would make two open visits.
+                # A check-in committed since the check above: reopening would make two open stays.
                 raise NotLatestRecord() from None
             Record.objects.filter(pk=record.pk).update(**voided)
             voided_ids = [record.pk]
+            # Back inside: counted again, whatever the capacity (a correction tells what happened).
+            if visit.area_id is None:
+                Event.objects.filter(attendees__pk=visit.attendee_id).update(inside=F("inside") + 1)
+            else:
+                Area.objects.filter(pk=visit.area_id).update(inside=F("inside") + 1)
         _announce(signals.record_voided, voided_ids)
         record.refresh_from_db()
     return record
 
 
 def correct_check_out(*, attendee: Attendee, at: datetime.datetime, by: User | None, reason: str) -> Record:
-    """Record a missed check-out of the attendee inside, at the past time `at`.
+    """Record a missed check-out of the attendee inside, at the past time `at`; their
+    stay in an area, if any, ends then too.
 
     Refused with `TimeInTheFuture` for a time after now, `CheckOutBeforeCheckIn` for a
-    time before the open visit's check-in, and `NotCheckedIn`/`AlreadyCheckedOut` when
-    the attendee is not inside. The open visit is locked, so a concurrent check-out of
-    the same attendee either comes first (and this is refused) or waits and is refused.
+    time before the open stay's check-in (or their area's), and
+    `NotCheckedIn`/`AlreadyCheckedOut` when the attendee is not inside. The open stay is
+    locked, so a concurrent check-out of the same attendee either comes first (and this
+    is refused) or waits and is refused.
     """
     now = timezone.now()
     if at > now:
         raise TimeInTheFuture()
+    theirs = Visit.objects.filter(attendee=attendee).standing()
     with transaction.atomic():
-        visit = (
-            _standing(Visit.objects.filter(attendee=attendee, checked_out_at__isnull=True)).select_for_update().first()
-        )
+        visit = theirs.in_event().open().select_for_update().first()
         if visit is None:
-            if _standing(Visit.objects.filter(attendee=attendee)).exists():
+            if theirs.in_event().exists():
                 raise AlreadyCheckedOut()
             raise NotCheckedIn()
-        if at < visit.checked_in_at:
-            checked_in = visit.checked_in_at.isoformat().replace("+00:00", "Z")
-            raise CheckOutBeforeCheckIn(f"A check-out cannot be earlier than the check-in it ends ({checked_in}).")
-        Visit.objects.filter(pk=visit.pk).update(checked_out_at=at, checked_out_by=by)
-        record = Record.objects.create(
-            attendee=attendee,
-            visit=visit,
-            type=Record.Type.CHECK_OUT,
-            at=at,
-            recorded_at=now,
-            recorded_by=by,
-            source=Source.CORRECTION,
-            reason=reason,
-        )
-        _announce(signals.checked_out, [record.pk])
-    return record
+        in_area = theirs.in_areas().open().select_related("area").first()
+        for stay in (visit, in_area):
+            if stay is not None and at < stay.checked_in_at:
+                checked_in = stay.checked_in_at.isoformat().replace("+00:00", "Z")
+                raise CheckOutBeforeCheckIn(
+                    f"A check-out cannot be earlier than the check-in it ends ({checked_in})."
+                    if stay.area is None
+                    else f"A check-out cannot be earlier than the attendee entered {stay.area} ({checked_in})."
+                )
+        records = []
+        for stay in (visit, in_area):
+            if stay is None:
+                continue
+            Visit.objects.filter(pk=stay.pk).update(checked_out_at=at, checked_out_by=by)
+            records.append(
+                Record.objects.create(
+                    attendee=attendee,
+                    visit=stay,
+                    area=stay.area,
+                    type=Record.Type.CHECK_OUT,
+                    at=at,
+                    recorded_at=now,
+                    recorded_by=by,
+                    source=Source.CORRECTION,
+                    reason=reason,
+                )
+            )
+        _leave([Written(record.pk, record.area_id) for record in records])
+        _announce(signals.checked_out, [record.pk for record in records])
+    return records[0]
 
 
 # Within this time of an attendee's latest record, an `auto` scan goes the same way as

@@ -6,6 +6,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import display_for_value
 from django.utils import timezone
 
+from attendees import services
 from attendees.models import Attendee, Visit
 
 CHANGELIST = "/admin/attendees/attendee/"
@@ -59,6 +60,7 @@ def create_attendees(event, count: int, state: str) -> list[Attendee]:
         Visit.objects.bulk_create(
             Visit(attendee=a, checked_in_at=now, checked_out_at=now if state == "left" else None) for a in attendees
         )
+        services.recount_inside()
     return attendees
 
 
@@ -90,6 +92,7 @@ def returning_attendee(make_attendee, event):
     attendee = make_attendee("left", event=event, first_name="Ada", last_name="Lovelace", email="ada@example.org")
     Visit.objects.filter(attendee=attendee).update(checked_in_at=NINE, checked_out_at=NOON)
     Visit.objects.create(attendee=attendee, checked_in_at=ONE_PM)
+    services.recount_inside()
     return attendee
 
 
@@ -147,6 +150,7 @@ def test_changelist_filters_by_state(door_client, make_attendee, state, expected
     make_attendee("never", email="never@example.org")
     returning = make_attendee("left", email="back@example.org")
     Visit.objects.create(attendee=returning, checked_in_at=timezone.now())
+    services.recount_inside()
 
     response = door_client.get(CHANGELIST, {"state": state})
 
@@ -279,7 +283,7 @@ def test_check_out_action_of_nobody_inside_records_nothing(door_client, make_att
 
 
 # Measured: the action request costs the same whatever the number selected.
-ACTION_QUERIES = {"check_in_selected": 14, "check_out_selected": 13}
+ACTION_QUERIES = {"check_in_selected": 16, "check_out_selected": 15}
 
 
 @pytest.mark.parametrize("size", [10, 500])
@@ -352,6 +356,7 @@ def test_history_admin_has_no_add_page_even_for_a_superuser(superuser_client):
 
 def test_history_admin_change_page_is_read_only(superuser_client, attendee):
     visit = Visit.objects.create(attendee=attendee, checked_in_at=NINE)
+    services.recount_inside()
 
     response = superuser_client.get(f"{VISITS}{visit.pk}/change/")
 
@@ -363,6 +368,7 @@ def test_history_admin_change_page_is_read_only(superuser_client, attendee):
 
 def test_history_admin_change_post_changes_nothing(superuser_client, attendee):
     visit = Visit.objects.create(attendee=attendee, checked_in_at=NINE)
+    services.recount_inside()
 
     response = superuser_client.post(
         f"{VISITS}{visit.pk}/change/",
@@ -376,6 +382,7 @@ def test_history_admin_change_post_changes_nothing(superuser_client, attendee):
 
 def test_history_admin_refuses_deletion_even_for_a_superuser(superuser_client, attendee):
     visit = Visit.objects.create(attendee=attendee, checked_in_at=NINE)
+    services.recount_inside()
 
     assert superuser_client.get(f"{VISITS}{visit.pk}/delete/").status_code == 403
     assert superuser_client.post(f"{VISITS}{visit.pk}/delete/", {"post": "yes"}).status_code == 403
@@ -384,6 +391,7 @@ def test_history_admin_refuses_deletion_even_for_a_superuser(superuser_client, a
 
 def test_history_admin_offers_no_delete_action(superuser_client, attendee):
     Visit.objects.create(attendee=attendee, checked_in_at=NINE)
+    services.recount_inside()
 
     response = superuser_client.get(VISITS)
 

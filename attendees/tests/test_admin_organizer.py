@@ -459,6 +459,7 @@ def create_stays(event: Event, count: int) -> None:
         )
         for n, attendee in enumerate(attendees)
     )
+    services.recount_inside()
 
 
 @pytest.mark.parametrize("order", ["", "time_inside"])

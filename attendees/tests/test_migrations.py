@@ -200,15 +200,18 @@ def test_migrating_to_ticket_codes_gives_every_existing_attendee_its_own_code():
             Attendee(event=event, first_name=f"F{n}", last_name=f"L{n}", email=f"p{n}@example.org") for n in range(25)
         )
 
-        migrate([(APP, "0003_tickets_and_refused_scans")])
+        executor = migrate([(APP, "0003_tickets_and_refused_scans")])
+        Attendee = executor.loader.project_state([(APP, "0003_tickets_and_refused_scans")]).apps.get_model(
+            APP, "Attendee"
+        )
 
-        codes = list(models.Attendee.objects.values_list("ticket_code", flat=True))
+        codes = list(Attendee.objects.values_list("ticket_code", flat=True))
         assert len(codes) == 25
         assert len(set(codes)) == 25
         assert all(models.ticket_code_validator.regex.fullmatch(code) for code in codes)
         with pytest.raises(IntegrityError), transaction.atomic():
-            models.Attendee.objects.filter(pk__in=models.Attendee.objects.values("pk")[:2]).update(ticket_code="same")
+            Attendee.objects.filter(pk__in=Attendee.objects.values("pk")[:2]).update(ticket_code="same")
     finally:
+        restore_latest_migrations()
         models.Attendee.objects.all().delete()
         models.Event.objects.all().delete()
-        restore_latest_migrations()

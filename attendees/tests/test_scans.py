@@ -420,8 +420,9 @@ def test_a_scan_costs_a_constant_number_of_queries(door_client, make_attendee):
         counts.append(len(queries))
 
     # Token, the user's and their groups' permissions, the attendee by code with its state,
-    # the visit INSERT, its start fix-up, the record INSERT, the record and the visits.
-    assert counts == [9, 9]
+    # the place taken inside the event, the visit INSERT, its start fix-up, the record
+    # INSERT, the record and the visits.
+    assert counts == [10, 10]
 
 
 # Refused scans
