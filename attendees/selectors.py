@@ -5,8 +5,10 @@ import dataclasses
 import datetime
 from collections.abc import Iterator
 
+from django.db import connections
 from django.db.models import (
     BooleanField,
+    Case,
     Count,
     DurationField,
     Exists,
@@ -21,24 +23,27 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
+    Window,
     prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
-from .models import Attendee, Event, Record, RefusedScan, Visit
+from .models import Area, Attendee, Event, Record, RefusedScan, Visit
 
 
 def _visits_of_row():
-    """The standing visits (check-in not voided) of the attendee of the outer row."""
-    return Visit.objects.filter(attendee=OuterRef("pk"), voided_at__isnull=True)
+    """The standing stays in the event (not in its areas) of the attendee of the outer row."""
+    return Visit.objects.filter(attendee=OuterRef("pk")).standing().in_event()
 
 
 def attendees_with_state(queryset: QuerySet[Attendee] | None = None) -> QuerySet[Attendee]:
     """Attendees annotated with `is_checked_in` and `is_checked_out`, derived from the
     visits in the same query, so state and history cannot disagree.
 
-    Inside: an open visit exists. Left: visits exist and none is open. Neither: no visit.
+    Inside: an open stay in the event exists. Left: stays exist and none is open.
+    Neither: no stay.
     """
     queryset = Attendee.objects.all() if queryset is None else queryset
     inside = Exists(_visits_of_row().filter(checked_out_at__isnull=True))
@@ -56,25 +61,37 @@ def attendees_with_times(queryset: QuerySet[Attendee] | None = None) -> QuerySet
 
 
 def attendee_with_times(attendee: Attendee) -> Attendee:
-    """`attendee` with its visits fetched afresh (one query) and its state derived from
-    those same visits, as `attendees_with_state` derives it in SQL: what a check-in or
+    """`attendee` with its stays fetched afresh (one query) and its state derived from
+    those same stays, as `attendees_with_state` derives it in SQL: what a check-in or
     check-out answers with."""
     attendee._prefetched_objects_cache = {}
     prefetch_related_objects([attendee], visits_prefetch())
-    visits = attendee.visits.all()
-    attendee.is_checked_in = any(visit.checked_out_at is None for visit in visits)
-    attendee.is_checked_out = bool(visits) and not attendee.is_checked_in
+    in_event = _stays_in_event(attendee)
+    attendee.is_checked_in = any(visit.checked_out_at is None for visit in in_event)
+    attendee.is_checked_out = bool(in_event) and not attendee.is_checked_in
     return attendee
 
 
 def visits_prefetch() -> Prefetch:
-    """The standing visits of attendees, oldest first, with only what the times need."""
+    """The standing stays of attendees (in the event and in its areas), oldest first,
+    with only what the times and the current area need."""
     visits = (
-        Visit.objects.filter(voided_at__isnull=True)
+        Visit.objects.standing()
         .order_by("checked_in_at", "id")
-        .only("attendee_id", "checked_in_at", "checked_out_at")
+        .only("attendee_id", "checked_in_at", "checked_out_at", "area_id")
     )
     return Prefetch("visits", queryset=visits)
+
+
+def _stays_in_event(attendee: Attendee) -> list[Visit]:
+    return [visit for visit in attendee.visits.all() if visit.area_id is None]
+
+
+def current_area_id(attendee: Attendee) -> int | None:
+    """The area the attendee is in now, from the prefetched stays."""
+    return next(
+        (visit.area_id for visit in attendee.visits.all() if visit.area_id and visit.checked_out_at is None), None
+    )
 
 
 def attendees_for_changelist(queryset: QuerySet[Attendee]) -> QuerySet[Attendee]:
@@ -124,8 +141,11 @@ def attendance_figures(event: Event, now: datetime.datetime | None = None) -> di
     now = now or timezone.now()
     attendees = Attendee.objects.filter(event=event)
     states = state_counts(attendees)
-    visits = Visit.objects.filter(attendee__event=event, voided_at__isnull=True).aggregate(
-        check_ins=Count("pk"), check_outs=Count("pk", filter=Q(checked_out_at__isnull=False))
+    visits = (
+        Visit.objects.filter(attendee__event=event)
+        .standing()
+        .in_event()
+        .aggregate(check_ins=Count("pk"), check_outs=Count("pk", filter=Q(checked_out_at__isnull=False)))
     )
     came = states["inside"] + states["left"]
     median = None
@@ -139,6 +159,7 @@ def attendance_figures(event: Event, now: datetime.datetime | None = None) -> di
         )
         values = [_seconds(value) for value in times]
         median = sum(values) / len(values) if values else None
+    peaks = peaks_inside(event)
     return {
         "registered": states["registered"],
         "inside": states["inside"],
@@ -147,7 +168,51 @@ def attendance_figures(event: Event, now: datetime.datetime | None = None) -> di
         "check_ins": visits["check_ins"],
         "check_outs": visits["check_outs"],
         "median_seconds_inside": median,
+        "capacity": event.capacity,
+        "peak_inside": peaks.get(None, 0),
+        "areas": [
+            {
+                "id": area.pk,
+                "name": area.name,
+                "capacity": area.capacity,
+                "inside": area.inside,
+                "peak_inside": peaks.get(area.pk, 0),
+                "check_ins": area.check_ins,
+            }
+            for area in areas_with_check_ins(event)
+        ],
     }
+
+
+def areas_with_check_ins(event: Event) -> QuerySet[Area]:
+    """The event's areas, each with `check_ins`: its standing stays. One query."""
+    return event.areas.annotate(check_ins=Count("visits", filter=Q(visits__voided_at__isnull=True))).order_by(
+        "name", "pk"
+    )
+
+
+def peaks_inside(event: Event) -> dict[int | None, int]:
+    """The most people inside at once, from the standing records, for the event (key
+    None) and each of its areas that has records: the running total of +1 per check-in
+    and -1 per check-out in time order (check-outs first at the same instant, so a move
+    is never counted twice). One query; the database sorts and sums."""
+    delta = Case(When(type=Record.Type.CHECK_IN, then=Value(1)), default=Value(-1))
+    running = (
+        Record.objects.filter(attendee__event=event)
+        .standing()
+        .order_by()
+        .annotate(
+            step=delta,
+            running=Window(
+                Sum(delta), partition_by=[F("area_id")], order_by=[F("at").asc(), delta.asc(), F("id").asc()]
+            ),
+        )
+        .values("area_id", "running")
+    )
+    sql, params = running.query.sql_with_params()
+    with connections[Record.objects.db].cursor() as cursor:
+        cursor.execute(f"SELECT area_id, MAX(running) FROM ({sql}) running GROUP BY area_id", params)
+        return {area_id: peak for area_id, peak in cursor.fetchall()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,7 +278,7 @@ def occupancy(
     that there are at most `MAX_STEPS` points. Two queries: check-ins and check-outs
     counted per minute."""
     now = now or timezone.now()
-    visits = Visit.objects.filter(attendee__event=event, voided_at__isnull=True)
+    visits = Visit.objects.filter(attendee__event=event).standing().in_event()
     ins = dict(_per_minute(visits, "checked_in_at"))
     outs = dict(_per_minute(visits.filter(checked_out_at__isnull=False), "checked_out_at"))
     start = event.starts_at or min(ins, default=None)
@@ -267,13 +332,13 @@ def _seconds(duration: datetime.timedelta | None) -> float | None:
 
 
 def checkin_times(attendee: Attendee) -> list:
-    """Check-in times, oldest first, from the prefetched visits."""
-    return [visit.checked_in_at for visit in attendee.visits.all()]
+    """The event's check-in times, oldest first, from the prefetched stays."""
+    return [visit.checked_in_at for visit in _stays_in_event(attendee)]
 
 
 def checkout_times(attendee: Attendee) -> list:
-    """Check-out times, oldest first, from the prefetched visits."""
-    return [visit.checked_out_at for visit in attendee.visits.all() if visit.checked_out_at is not None]
+    """The event's check-out times, oldest first, from the prefetched stays."""
+    return [visit.checked_out_at for visit in _stays_in_event(attendee) if visit.checked_out_at is not None]
 
 
 def events_due_for_check_out(now: datetime.datetime | None = None) -> list[Event]:
@@ -287,25 +352,29 @@ def count_inside(queryset: QuerySet[Attendee]) -> int:
     return attendees_with_state(queryset).filter(is_checked_in=True).count()
 
 
-def attendee_by_ticket_code(ticket_code: str) -> Attendee | None:
+def attendee_by_ticket_code(ticket_code: str, *, area: Area | None = None) -> Attendee | None:
     """The attendee holding `ticket_code` (exactly, case-sensitive) with its state, its
-    event, and its latest standing record's type and time: one query."""
-    latest = Record.objects.filter(attendee=OuterRef("pk"), voided_at__isnull=True).order_by("-at", "-id")
+    event, the area it is in now, and the type and time of its latest standing record in
+    the event (or in `area`): one query."""
+    latest = Record.objects.filter(attendee=OuterRef("pk"), area=area).standing().order_by("-at", "-id")
+    in_area = Visit.objects.filter(attendee=OuterRef("pk")).standing().open().in_areas()
     return (
         attendees_with_state()
         .select_related("event")
         .annotate(
             latest_record_type=Subquery(latest.values("type")[:1]),
             latest_record_at=Subquery(latest.values("at")[:1]),
+            current_area_id=Subquery(in_area.values("area_id")[:1]),
         )
         .filter(ticket_code=ticket_code)
         .first()
     )
 
 
-def latest_standing_record(attendee: Attendee) -> Record | None:
-    """The attendee's latest record that has not been voided: what their state follows."""
-    return Record.objects.filter(attendee=attendee, voided_at__isnull=True).order_by("-at", "-id").first()
+def latest_standing_record(attendee: Attendee, *, area: Area | None = None) -> Record | None:
+    """The attendee's latest record in the event (or in `area`) that has not been voided:
+    what their state there follows."""
+    return Record.objects.filter(attendee=attendee, area=area).standing().order_by("-at", "-id").first()
 
 
 def record_with_people(record_id: int) -> Record:
@@ -317,3 +386,11 @@ def refused_scans(*, event_id: int | None = None) -> QuerySet[RefusedScan]:
     """Refused scans, newest first, with who scanned."""
     scans = RefusedScan.objects.select_related("recorded_by").order_by("-recorded_at", "-id")
     return scans if event_id is None else scans.filter(event_id=event_id)
+
+
+def inside_longer_than(queryset: QuerySet[Attendee], *, seconds: int, now: datetime.datetime | None = None):
+    """Those of `queryset` inside the event for longer than `seconds` in their current
+    stay (a re-entry starts a new stay; moving between areas does not): forgotten exits."""
+    now = now or timezone.now()
+    since = now - datetime.timedelta(seconds=seconds)
+    return queryset.filter(Exists(_visits_of_row().open().filter(checked_in_at__lt=since)))

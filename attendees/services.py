@@ -694,38 +694,51 @@ def scan_ticket(
     by: User | None,
     direction: str = Direction.AUTO,
     event: Event | None = None,
+    area: Area | None = None,
     station: str = "",
+    override_capacity: bool = False,
 ) -> Scan:
-    """Check in or out the attendee holding `ticket_code`, by the rules of `check_in` and
-    `check_out`, recorded as source `scan`.
+    """Check in or out the attendee holding `ticket_code`, of the event or of `area`, by
+    the rules of `check_in` and `check_out`, recorded as source `scan`.
 
-    `direction` "auto" checks in unless the attendee is inside, else out; within
-    `SCAN_SETTLE_TIME` of their latest record it goes that record's way, so a double
-    read is refused rather than reversing it. `event` is the event the door scans for.
-    Refused with `ScanRefused` (carrying `UnknownTicket`, `WrongEvent` or the rule's
-    error), and the refusal is kept as a `RefusedScan`.
+    `direction` "auto" checks in unless the attendee is inside (in `area`), else out;
+    within `SCAN_SETTLE_TIME` of their latest record there it goes that record's way, so
+    a double read is refused rather than reversing it. `event` is the event the door
+    scans for. Refused with `ScanRefused` (carrying `UnknownTicket`, `WrongEvent` or the
+    rule's error), and the refusal is kept as a `RefusedScan`.
     """
     now = timezone.now()
-    attendee = selectors.attendee_by_ticket_code(ticket_code)
+    attendee = selectors.attendee_by_ticket_code(ticket_code, area=area)
     resolved = direction
     try:
         if attendee is None:
             raise UnknownTicket()
         if direction == Direction.AUTO:
-            resolved = _auto_direction(attendee, now)
-        if event is not None and attendee.event_id != event.pk:
-            raise WrongEvent(f"This ticket is for {attendee.event.name}, not {event.name}.")
-        record = check_in if resolved == Direction.IN else check_out
-        record_id = record(attendee=attendee, by=by, station=station, source=Source.SCAN)
+            resolved = _auto_direction(attendee, now, area)
+        for scanned_for in (event, area and area.event):
+            if scanned_for is not None and attendee.event_id != scanned_for.pk:
+                raise WrongEvent(f"This ticket is for {attendee.event.name}, not {scanned_for.name}.")
+        if resolved == Direction.IN:
+            record_id = check_in(
+                attendee=attendee,
+                by=by,
+                station=station,
+                source=Source.SCAN,
+                area=area,
+                override_capacity=override_capacity,
+            )
+        else:
+            record_id = check_out(attendee=attendee, by=by, station=station, source=Source.SCAN, area=area)
     except AttendanceError as error:
-        if attendee is not None and not isinstance(error, WrongEvent):
-            error = _explained(error, attendee)
+        if attendee is not None and not isinstance(error, WrongEvent | CapacityReached):
+            error = _explained(error, attendee, area)
         refused = RefusedScan.objects.create(
             at=now,
             recorded_at=now,
             ticket_code=ticket_code,
-            event=event if event is not None else getattr(attendee, "event", None),
+            event=event or (area and area.event) or getattr(attendee, "event", None),
             attendee=attendee,
+            area=area,
             direction=resolved,
             station=station,
             reason=error.code,
@@ -739,23 +752,27 @@ def scan_ticket(
     return Scan(attendee=attendee, record_id=record_id, direction=resolved)
 
 
-def _auto_direction(attendee: Attendee, now: datetime.datetime) -> str:
+def _auto_direction(attendee: Attendee, now: datetime.datetime, area: Area | None) -> str:
     latest_type, latest_at = attendee.latest_record_type, attendee.latest_record_at
     if latest_at is not None and now - latest_at < SCAN_SETTLE_TIME:
         return Direction.IN if latest_type == Record.Type.CHECK_IN else Direction.OUT
-    return Direction.OUT if attendee.is_checked_in else Direction.IN
+    inside = attendee.is_checked_in if area is None else attendee.current_area_id == area.pk
+    return Direction.OUT if inside else Direction.IN
 
 
-def _explained(error: AttendanceError, attendee: Attendee) -> AttendanceError:
+def _explained(error: AttendanceError, attendee: Attendee, area: Area | None) -> AttendanceError:
     """The refusal in the words door staff need: since when and where, from the record
     the attendee's state follows now (read again: a concurrent scan may have written it)."""
-    latest = selectors.latest_standing_record(attendee)
-    if latest is None:
+    latest = selectors.latest_standing_record(attendee, area=area)
+    if latest is None or (area is not None and latest.type == Record.Type.CHECK_OUT):
+        if area is not None:
+            return NotCheckedIn(f"Not in {area.name}, so cannot leave it.")
         return NotCheckedIn("Not checked in yet: has not arrived, so cannot check out.")
     where = f", {latest.station}" if latest.station else ""
     when = _door_time(latest.at)
     if isinstance(error, AlreadyCheckedIn):
-        return AlreadyCheckedIn(f"Already inside since {when}{where}.")
+        place = f"in {area.name}" if area is not None else "inside"
+        return AlreadyCheckedIn(f"Already {place} since {when}{where}.")
     if isinstance(error, AlreadyCheckedOut):
         return AlreadyCheckedOut(f"Already left at {when}{where}.")
     return error
@@ -846,12 +863,17 @@ def delete_attendee(*, attendee: Attendee) -> None:
     _delete_keeping_history(attendee)
 
 
+def delete_area(*, area: Area) -> None:
+    """Delete an area nobody has been in; refused with `HasHistory` otherwise."""
+    _delete_keeping_history(area)
+
+
 def delete_event(*, event: Event) -> None:
     """Delete an event and its attendees, refused with `HasHistory` if any of them has a history."""
     _delete_keeping_history(event)
 
 
-def _delete_keeping_history(instance: Attendee | Event) -> None:
+def _delete_keeping_history(instance: Area | Attendee | Event) -> None:
     try:
         with transaction.atomic():
             instance.delete()

@@ -2,7 +2,8 @@ import django_filters
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
-from ..models import Attendee, RefusedScan
+from .. import selectors
+from ..models import Area, Attendee, RefusedScan
 
 TRUE_VALUES = {"true", "True", "1"}
 BOOLEAN_CHOICES = [(value, value) for value in ("true", "false", "True", "False", "1", "0")]
@@ -18,10 +19,27 @@ class StrictBooleanFilter(django_filters.TypedChoiceFilter):
 class AttendeeFilter(django_filters.FilterSet):
     is_checked_in = StrictBooleanFilter(help_text="Inside now.")
     is_checked_out = StrictBooleanFilter(help_text="Has left: the latest record is a check-out.")
+    inside_longer_than = django_filters.NumberFilter(
+        method="filter_inside_longer_than",
+        min_value=0,
+        help_text="Inside the event for longer than this many seconds in their current stay (forgotten exits); "
+        "moving between areas does not start a new stay.",
+    )
 
     class Meta:
         model = Attendee
-        fields = ["event", "is_checked_in", "is_checked_out"]
+        fields = ["event", "is_checked_in", "is_checked_out", "inside_longer_than"]
+
+    def filter_inside_longer_than(self, queryset, name, value):
+        if value != int(value):
+            raise ValidationError({name: ["Send a whole number of seconds."]})
+        return selectors.inside_longer_than(queryset, seconds=int(value))
+
+
+class AreaFilter(django_filters.FilterSet):
+    class Meta:
+        model = Area
+        fields = ["event"]
 
 
 class RefusedScanFilter(django_filters.FilterSet):

@@ -9,6 +9,12 @@ from .serializers import STATE_FIELDS
 VIEW_ATTENDEE = "attendees.view_attendee"
 RECORD_ATTENDANCE = "attendees.record_attendance"
 CORRECT_ATTENDANCE = "attendees.correct_attendance"
+OVERRIDE_CAPACITY = "attendees.override_capacity"
+
+
+def _overrides_capacity(request) -> bool:
+    return isinstance(request.data, dict) and request.data.get("override_capacity") is True
+
 
 ACTION_PERMISSIONS = {
     "checkin": {RECORD_ATTENDANCE},
@@ -38,6 +44,8 @@ class AttendeePermission(BasePermission):
     @staticmethod
     def required(request, action: str | None) -> set[str]:
         needed = set(ACTION_PERMISSIONS.get(action, ()))
+        if action == "checkin" and _overrides_capacity(request):
+            needed.add(OVERRIDE_CAPACITY)
         if action in {"create", "update", "partial_update"}:
             sent = set(request.data) if isinstance(request.data, dict) else set()
             if sent & set(STATE_FIELDS):
@@ -65,10 +73,26 @@ class EventPermission(DjangoModelPermissions):
 
 
 class RecordAttendancePermission(BasePermission):
-    """Scanning a ticket and undoing one's own scan need `record_attendance`."""
+    """Scanning a ticket and undoing one's own scan need `record_attendance`; admitting
+    over capacity needs `override_capacity` too."""
 
     def has_permission(self, request, view) -> bool:
-        return _is_authenticated(request) and request.user.has_perm(RECORD_ATTENDANCE)
+        needed = {RECORD_ATTENDANCE}
+        if _overrides_capacity(request):
+            needed.add(OVERRIDE_CAPACITY)
+        return _is_authenticated(request) and request.user.has_perms(needed)
+
+
+class AreaPermission(DjangoModelPermissions):
+    """Areas are readable by whoever may see areas or attendees (door staff pick one);
+    writes need the area's add/change/delete permission."""
+
+    def has_permission(self, request, view) -> bool:
+        if not _is_authenticated(request):
+            return False
+        if request.method in SAFE_METHODS:
+            return request.user.has_perm("attendees.view_area") or request.user.has_perm(VIEW_ATTENDEE)
+        return super().has_permission(request, view)
 
 
 class RefusedScanPermission(BasePermission):

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from .. import selectors
-from ..models import Attendee, Event, Record, RefusedScan
+from ..models import Area, Attendee, Event, Record, RefusedScan
 
 CHANGE_ATTENDEE = "attendees.change_attendee"
 
@@ -92,9 +92,19 @@ class EventSerializer(StrictModelSerializer):
         "lasts.",
     )
 
+    capacity = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="How many people may be inside at once; null for no limit.",
+    )
+
     class Meta:
         model = Event
-        fields = ["id", "name", "starts_at", "ends_at", "auto_checkout_at"]
+        fields = ["id", "name", "starts_at", "ends_at", "auto_checkout_at", "capacity", "inside"]
+        read_only_fields = ["inside"]
+        extra_kwargs = {"inside": {"help_text": "How many are inside now."}}
 
     def validate(self, attrs):
         starts_at = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
@@ -112,6 +122,51 @@ class StationField(StrictCharField):
         super().__init__(required=False, allow_blank=True, max_length=100, **kwargs)
 
 
+class AreaSerializer(StrictModelSerializer):
+    """A room, zone or gated part of an event's venue. `inside` is live and read-only."""
+
+    capacity = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="How many people may be in the area at once; null for no limit.",
+    )
+
+    class Meta:
+        model = Area
+        fields = ["id", "event", "name", "capacity", "inside"]
+        read_only_fields = ["inside"]
+        extra_kwargs = {"inside": {"help_text": "How many are in the area now."}}
+
+
+class AreaField(serializers.PrimaryKeyRelatedField):
+    """An area, by id; `event_of` says which event it must belong to (else a 400 under `area`)."""
+
+    default_error_messages = {"other_event": "Area {area} is not an area of event {event}."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "An area of the event, by id: the check-in or check-out is into or out of it.")
+        super().__init__(queryset=Area.objects.select_related("event"), required=False, **kwargs)
+
+
+class OverrideCapacityField(serializers.BooleanField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            required=False,
+            default=False,
+            help_text="Admit even when the place is full; needs the permission override_capacity.",
+            **kwargs,
+        )
+
+
+def check_area_of_event(area: Area | None, event_id: int | None) -> None:
+    if area is not None and event_id is not None and area.event_id != event_id:
+        raise serializers.ValidationError(
+            {"area": [AreaField.default_error_messages["other_event"].format(area=area.pk, event=event_id)]}
+        )
+
+
 class AttendeeSerializer(StrictModelSerializer):
     """An attendee, their state and their times. The times are read-only: the server
     stamps them; a client that sends them is ignored."""
@@ -123,6 +178,7 @@ class AttendeeSerializer(StrictModelSerializer):
     )
     checkin_times = TimesField(selectors.checkin_times, help_text="Check-in times, oldest first, UTC.")
     checkout_times = TimesField(selectors.checkout_times, help_text="Check-out times, oldest first, UTC.")
+    area = serializers.SerializerMethodField(help_text="The area the attendee is in now, if any.")
 
     class Meta:
         model = Attendee
@@ -138,6 +194,7 @@ class AttendeeSerializer(StrictModelSerializer):
             "checkout_times",
             "station",
             "ticket_code",
+            "area",
         ]
         extra_kwargs = {
             "ticket_code": {
@@ -153,6 +210,9 @@ class AttendeeSerializer(StrictModelSerializer):
             del fields["ticket_code"]
         return fields
 
+    def get_area(self, attendee: Attendee) -> int | None:
+        return selectors.current_area_id(attendee)
+
     def validate(self, attrs):
         if all(attrs.get(name) for name in STATE_FIELDS):
             raise serializers.ValidationError({"non_field_errors": ["Send is_checked_in or is_checked_out, not both."]})
@@ -163,6 +223,12 @@ class AttendanceRequestSerializer(serializers.Serializer):
     """The body of a check-in or check-out: nothing is needed, the time is the server's."""
 
     station = StationField()
+    area = AreaField()
+    override_capacity = OverrideCapacityField()
+
+    def validate(self, attrs):
+        check_area_of_event(attrs.get("area"), self.context["attendee"].event_id)
+        return attrs
 
 
 class ConflictSerializer(serializers.Serializer):
@@ -182,11 +248,22 @@ class BulkCheckOutSerializer(serializers.Serializer):
         queryset=Event.objects.all(), required=False, help_text="Check out everyone of this event."
     )
     station = StationField()
+    area = AreaField(help_text="Only end the stays in this area; the attendees stay inside the event.")
 
     def validate(self, attrs):
         ids, event = attrs.get("ids"), attrs.get("event")
         if ids is None and event is None:
             raise serializers.ValidationError({"non_field_errors": ["Send ids, event, or both."]})
+        area = attrs.get("area")
+        check_area_of_event(area, event.pk if event is not None else None)
+        if area is not None and ids is not None:
+            elsewhere = sorted(
+                set(Attendee.objects.filter(pk__in=ids).exclude(event=area.event_id).values_list("pk", flat=True))
+            )
+            if elsewhere:
+                raise serializers.ValidationError(
+                    {"area": [f"Area {area.pk} is not an area of the event of attendees {_listed(elsewhere)}."]}
+                )
         if ids is not None:
             ids = sorted(set(ids))
             events_of = dict(Attendee.objects.filter(pk__in=ids).values_list("pk", "event_id"))
@@ -232,7 +309,19 @@ class RecordSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Record
-        fields = ["id", "type", "at", "station", "recorded_by", "source", "voided", "recorded_at", "reason"]
+        fields = [
+            "id",
+            "type",
+            "at",
+            "station",
+            "recorded_by",
+            "source",
+            "voided",
+            "recorded_at",
+            "reason",
+            "area",
+            "capacity_override",
+        ]
 
     def get_recorded_by(self, record: Record) -> str | None:
         return record.recorded_by.get_username() if record.recorded_by else None
@@ -287,6 +376,13 @@ class ScanSerializer(serializers.Serializer):
         help_text="The event the door scans for; a ticket of another event is refused with wrong_event.",
     )
     station = StationField()
+    area = AreaField(help_text="The area the door scans for: the scan checks into or out of it.")
+    override_capacity = OverrideCapacityField()
+
+    def validate(self, attrs):
+        event = attrs.get("event")
+        check_area_of_event(attrs.get("area"), event.pk if event is not None else None)
+        return attrs
 
 
 class ScanResultSerializer(serializers.Serializer):
@@ -318,6 +414,7 @@ class RefusedScanSerializer(serializers.ModelSerializer):
             "event",
             "attendee",
             "direction",
+            "area",
             "station",
             "reason",
             "recorded_by",
@@ -335,6 +432,15 @@ class RefusedScanSerializer(serializers.ModelSerializer):
         return scan.recorded_by.get_username() if scan.recorded_by else None
 
 
+class AreaFiguresSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    capacity = serializers.IntegerField(allow_null=True)
+    inside = serializers.IntegerField()
+    peak_inside = serializers.IntegerField()
+    check_ins = serializers.IntegerField()
+
+
 class AttendanceFiguresSerializer(serializers.Serializer):
     registered = serializers.IntegerField()
     inside = serializers.IntegerField()
@@ -345,6 +451,9 @@ class AttendanceFiguresSerializer(serializers.Serializer):
     median_seconds_inside = serializers.FloatField(
         allow_null=True, help_text="Median of the total time inside of those who came; null if nobody came."
     )
+    capacity = serializers.IntegerField(allow_null=True)
+    peak_inside = serializers.IntegerField(help_text="The most inside at once, from the records.")
+    areas = AreaFiguresSerializer(many=True)
 
 
 class BulkResultSerializer(serializers.Serializer):

@@ -1,13 +1,22 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .views import AttendeeViewSet, CSVRenderer, EventViewSet, RecordViewSet, RefusedScanViewSet, ScanViewSet
+from .views import (
+    AreaViewSet,
+    AttendeeViewSet,
+    CSVRenderer,
+    EventViewSet,
+    RecordViewSet,
+    RefusedScanViewSet,
+    ScanViewSet,
+)
 
 router = DefaultRouter()
 # Ids are matched loosely (see ApiViewSet.lookup_value_regex), so no `.json` suffix routes.
 router.include_format_suffixes = False
 router.register("events", EventViewSet, basename="event")
 router.register("attendees", AttendeeViewSet, basename="attendee")
+router.register("areas", AreaViewSet, basename="area")
 router.register("scans", ScanViewSet, basename="scan")
 router.register("refused-scans", RefusedScanViewSet, basename="refused-scan")
 router.register("records", RecordViewSet, basename="record")

@@ -15,12 +15,19 @@ from rest_framework.settings import api_settings
 
 from .. import exports, selectors, services
 from ..exceptions import AttendanceError, IdempotencyKeyReused, UnknownTicket
-from ..models import Attendee, Event, Record
+from ..models import Area, Attendee, Event, Record
 from .exceptions import IdempotencyKeyMismatch, conflict_body, exception_handler
-from .filters import AttendeeFilter, RefusedScanFilter, SearchFilter
-from .permissions import AttendeePermission, EventPermission, RecordAttendancePermission, RefusedScanPermission
+from .filters import AreaFilter, AttendeeFilter, RefusedScanFilter, SearchFilter
+from .permissions import (
+    AreaPermission,
+    AttendeePermission,
+    EventPermission,
+    RecordAttendancePermission,
+    RefusedScanPermission,
+)
 from .schema import AttendeesAutoSchema
 from .serializers import (
+    AreaSerializer,
     AttendanceFiguresSerializer,
     AttendanceRequestSerializer,
     AttendeeSerializer,
@@ -115,6 +122,22 @@ class EventViewSet(ApiViewSet):
         return Response(selectors.attendance_figures(event))
 
 
+@extend_schema_view(destroy=extend_schema(responses={204: None, 409: conflict_response}))
+class AreaViewSet(ApiViewSet):
+    """Areas of events: rooms, zones, gated parts of the venue, each with its capacity and a live `inside`."""
+
+    queryset = Area.objects.all()
+    serializer_class = AreaSerializer
+    permission_classes = [AreaPermission]
+    filter_backends = [DjangoFilterBackend, filters.OrderingFilter]
+    filterset_class = AreaFilter
+    ordering_fields = ["id", "name", "event"]
+    ordering = ["event", "name", "id"]
+
+    def perform_destroy(self, instance):
+        services.delete_area(area=instance)
+
+
 @extend_schema_view(
     create=extend_schema(responses={201: AttendeeSerializer, 409: conflict_response}),
     update=extend_schema(responses={200: AttendeeSerializer, 409: conflict_response}),
@@ -203,7 +226,10 @@ class AttendeeViewSet(ApiViewSet):
 
         def perform():
             result = services.bulk_check_out(
-                attendees=serializer.attendees(), by=request.user, station=serializer.validated_data.get("station", "")
+                attendees=serializer.attendees(),
+                by=request.user,
+                station=serializer.validated_data.get("station", ""),
+                area=serializer.validated_data.get("area"),
             )
             return Response({"checked_out": result.done, "skipped": result.skipped})
 
@@ -239,12 +265,18 @@ class AttendeeViewSet(ApiViewSet):
         return Response(RecordSerializer(record).data, status=status.HTTP_201_CREATED)
 
     def record(self, request, service: Callable) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         attendee = self.get_object()
+        serializer = self.get_serializer(
+            data=request.data, context={**self.get_serializer_context(), "attendee": attendee}
+        )
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        options = {"area": data.get("area")}
+        if service is services.check_in:
+            options["override_capacity"] = data["override_capacity"]
 
         def perform():
-            service(attendee=attendee, by=request.user, station=serializer.validated_data.get("station", ""))
+            service(attendee=attendee, by=request.user, station=data.get("station", ""), **options)
             return Response(self.fresh(attendee), status=status.HTTP_201_CREATED)
 
         return respond_once(request, perform)
@@ -327,7 +359,9 @@ class ScanViewSet(viewsets.GenericViewSet):
                     ticket_code=data["ticket_code"],
                     direction=data["direction"],
                     event=data.get("event"),
+                    area=data.get("area"),
                     station=data.get("station", ""),
+                    override_capacity=data["override_capacity"],
                     by=request.user,
                 )
             except services.ScanRefused as refused:

@@ -18,10 +18,11 @@ ATTENDEE_KEYS = {
     "is_checked_out",
     "checkin_times",
     "checkout_times",
+    "area",
 }
 # Those who may change attendees also see the ticket code.
 EDITOR_ATTENDEE_KEYS = {*ATTENDEE_KEYS, "ticket_code"}
-EVENT_KEYS = {"id", "name", "starts_at", "ends_at", "auto_checkout_at"}
+EVENT_KEYS = {"id", "name", "starts_at", "ends_at", "auto_checkout_at", "capacity", "inside"}
 PAGE_KEYS = {"count", "next", "previous", "results"}
 CONFLICT_KEYS = {"detail", "code"}
 
@@ -139,6 +140,8 @@ def test_an_event_is_shown_by_id(admin_client_api, event):
         "starts_at": None,
         "ends_at": None,
         "auto_checkout_at": None,
+        "capacity": None,
+        "inside": 0,
     }
 
 
@@ -446,6 +449,7 @@ def test_creating_an_attendee_returns_201_and_the_attendee_json(admin_client_api
         "checkin_times": [],
         "checkout_times": [],
         "ticket_code": attendee.ticket_code,
+        "area": None,
     }
 
 
@@ -550,6 +554,7 @@ def test_an_attendee_is_shown_with_exactly_the_contract_keys(admin_client_api, a
         "checkin_times": [],
         "checkout_times": [],
         "ticket_code": attendee.ticket_code,
+        "area": None,
     }
 
 

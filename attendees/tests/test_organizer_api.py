@@ -17,13 +17,38 @@ from django.http import StreamingHttpResponse
 from attendees import services
 from attendees.models import Attendee, Event, Record, Visit
 
-RECORD_KEYS = {"id", "type", "at", "station", "recorded_by", "source", "voided", "recorded_at", "reason"}
-FIGURE_KEYS = {"registered", "inside", "left", "never_arrived", "check_ins", "check_outs", "median_seconds_inside"}
+RECORD_KEYS = {
+    "id",
+    "type",
+    "at",
+    "station",
+    "recorded_by",
+    "source",
+    "voided",
+    "recorded_at",
+    "reason",
+    "area",
+    "capacity_override",
+}
+FIGURE_KEYS = {
+    "registered",
+    "inside",
+    "left",
+    "never_arrived",
+    "check_ins",
+    "check_outs",
+    "median_seconds_inside",
+    "capacity",
+    "peak_inside",
+    "areas",
+}
+# An event without areas or a capacity.
+NO_AREAS = {"capacity": None, "areas": []}
 CSV_HEADER = ["id", "name", "email", "state", "first_check_in", "last_check_out", "visits", "seconds_inside"]
 
 # Token and user, the user's permissions and group permissions, the event, then the
-# figures: the states, the visits and the middle times inside.
-ATTENDANCE_QUERIES = 7
+# figures: the states, the visits, the middle times inside, the peaks and the areas.
+ATTENDANCE_QUERIES = 9
 # Token and user, the user's permissions and group permissions, the event: before the
 # first byte. Then one query for all the rows, read while streaming.
 CSV_REQUEST_QUERIES = 4
@@ -283,6 +308,8 @@ def test_history_lists_every_record_oldest_first_with_its_details(viewer_client,
             "voided": None,
             "recorded_at": "2026-06-01T09:00:00Z",
             "reason": "",
+            "area": None,
+            "capacity_override": False,
         },
         {
             "id": first_out.pk,
@@ -294,6 +321,8 @@ def test_history_lists_every_record_oldest_first_with_its_details(viewer_client,
             "voided": None,
             "recorded_at": "2026-06-01T10:00:00Z",
             "reason": "",
+            "area": None,
+            "capacity_override": False,
         },
         {
             "id": second_in.pk,
@@ -305,6 +334,8 @@ def test_history_lists_every_record_oldest_first_with_its_details(viewer_client,
             "voided": None,
             "recorded_at": "2026-06-01T11:00:00Z",
             "reason": "",
+            "area": None,
+            "capacity_override": False,
         },
     ]
 
@@ -420,6 +451,8 @@ def test_voiding_the_check_in_of_an_attendee_inside_answers_the_voided_record(co
         "voided": {"at": "2026-06-01T12:00:00Z", "by": "corrector", "reason": "Wrong person"},
         "recorded_at": "2026-06-01T09:00:00Z",
         "reason": "",
+        "area": None,
+        "capacity_override": False,
     }
 
 
@@ -546,6 +579,8 @@ def test_a_missed_check_out_is_recorded_at_the_past_time_given(corrector_client,
         "voided": None,
         "recorded_at": "2026-06-01T12:00:00Z",
         "reason": "Left without scanning",
+        "area": None,
+        "capacity_override": False,
     }
 
 
@@ -613,24 +648,56 @@ FIGURES_AFTER = {
     "void the check-in of one inside": (
         "Grace",
         lambda records: {"void": records["Grace"][0], "reason": "r"},
-        {"inside": 0, "left": 1, "never_arrived": 1, "check_ins": 1, "check_outs": 1, "median_seconds_inside": 3600.0},
+        {
+            "inside": 0,
+            "left": 1,
+            "never_arrived": 1,
+            "check_ins": 1,
+            "check_outs": 1,
+            "median_seconds_inside": 3600.0,
+            "peak_inside": 1,
+        },
     ),
     "void the check-in of one who left": (
         "Ada",
         lambda records: {"void": records["Ada"][0], "reason": "r"},
-        {"inside": 1, "left": 0, "never_arrived": 1, "check_ins": 1, "check_outs": 0, "median_seconds_inside": 1800.0},
+        {
+            "inside": 1,
+            "left": 0,
+            "never_arrived": 1,
+            "check_ins": 1,
+            "check_outs": 0,
+            "median_seconds_inside": 1800.0,
+            "peak_inside": 1,
+        },
     ),
     "void a check-out": (
         "Ada",
         lambda records: {"void": records["Ada"][1], "reason": "r"},
         # Ada is inside again since 9:00, 3 hours at noon: (1800 + 10800) / 2.
-        {"inside": 2, "left": 0, "never_arrived": 0, "check_ins": 2, "check_outs": 0, "median_seconds_inside": 6300.0},
+        {
+            "inside": 2,
+            "left": 0,
+            "never_arrived": 0,
+            "check_ins": 2,
+            "check_outs": 0,
+            "median_seconds_inside": 6300.0,
+            "peak_inside": 2,
+        },
     ),
     "add a missed check-out": (
         "Grace",
         lambda records: {"check_out_at": iso(at(11, 40)), "reason": "r"},
         # Grace stayed 600 s: (600 + 3600) / 2.
-        {"inside": 0, "left": 2, "never_arrived": 0, "check_ins": 2, "check_outs": 2, "median_seconds_inside": 2100.0},
+        {
+            "inside": 0,
+            "left": 2,
+            "never_arrived": 0,
+            "check_ins": 2,
+            "check_outs": 2,
+            "median_seconds_inside": 2100.0,
+            "peak_inside": 1,
+        },
     ),
 }
 
@@ -652,12 +719,14 @@ def test_the_figures_follow_each_kind_of_correction(
         "check_ins": 2,
         "check_outs": 1,
         "median_seconds_inside": 2700.0,
+        "peak_inside": 1,
+        **NO_AREAS,
     }
 
     response = corrector_client.post(corrections_url(attendees[name].pk), make_body(records), format="json")
 
     assert response.status_code == 201
-    assert corrector_client.get(attendance_url(event.pk)).json() == {"registered": 2, **figures}
+    assert corrector_client.get(attendance_url(event.pk)).json() == {"registered": 2, **figures, **NO_AREAS}
 
 
 # Corrections: refusals by the rules (409)
@@ -957,6 +1026,9 @@ def test_attendance_figures_of_a_known_crowd(viewer_client, event, crowd):
         "check_ins": 3,
         "check_outs": 2,
         "median_seconds_inside": 1200.0,
+        # Grace and Hedy, both in from 9:00.
+        "peak_inside": 2,
+        **NO_AREAS,
     }
 
 
@@ -1004,6 +1076,9 @@ def test_median_time_inside_is_null_when_nobody_came(viewer_client, clock, event
         "check_ins": 0,
         "check_outs": 0,
         "median_seconds_inside": None,
+        # The voided stay does not count.
+        "peak_inside": 0,
+        **NO_AREAS,
     }
 
 
@@ -1011,7 +1086,7 @@ def test_the_figures_of_an_event_without_attendees_are_zero(viewer_client, event
     figures = viewer_client.get(attendance_url(event.pk)).json()
 
     assert set(figures) == FIGURE_KEYS
-    assert figures == dict.fromkeys(FIGURE_KEYS, 0) | {"median_seconds_inside": None}
+    assert figures == dict.fromkeys(FIGURE_KEYS, 0) | {"median_seconds_inside": None} | NO_AREAS
 
 
 def test_the_figures_count_only_the_events_own_attendees(viewer_client, clock, event, other_event, make_attendee):

@@ -450,6 +450,7 @@ def test_refused_scans_are_listed_newest_first_and_filtered_by_event(
         "event",
         "attendee",
         "direction",
+        "area",
         "station",
         "reason",
         "recorded_by",
