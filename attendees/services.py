@@ -123,15 +123,14 @@ def _check_in_to_area(
     *, attendee: Attendee, area: Area, by: User | None, station: str, source: str, override_capacity: bool
 ) -> int:
     """Into `area`: someone outside the event enters it too, at the same instant; someone
-    in another area leaves it at that instant (a move). The attendee's open stay in the
-    event is locked first, so moves, area check-ins and check-outs of one attendee take
-    turns."""
+    in another area leaves it at that instant (a move)."""
     now = timezone.now()
     mine = Visit.objects.filter(attendee=attendee).standing().open()
     # A savepoint: a refusal after the first writes undoes them, and leaves the caller's
     # transaction usable (a scan keeps its refusal).
     with transaction.atomic():
-        in_event = list(mine.in_event().select_for_update().values_list("pk", flat=True))
+        _lock_events([attendee.event_id])
+        in_event = mine.in_event().exists()
         current_area = mine.in_areas().values_list("area_id", flat=True).first()
         if current_area == area.pk:
             raise AlreadyCheckedIn()
@@ -153,7 +152,8 @@ def _check_in_to_area(
             if not opened:
                 raise AlreadyCheckedIn()
         if current_area is not None:
-            _, left = _close_visits(mine.in_areas(), by=by, station=station, source=source, now=now)
+            theirs = Visit.objects.filter(attendee=attendee).in_areas()
+            _, left = _close_visits(theirs, by=by, station=station, source=source, now=now)
             _leave(left)
         opened, written = _open_visits(
             Attendee.objects.filter(pk=attendee.pk),
@@ -181,13 +181,15 @@ def check_out(
     conditional UPDATE, so of any number of concurrent check-outs exactly one succeeds.
     """
     mine = Visit.objects.filter(attendee=attendee)
+    now = timezone.now()
     with transaction.atomic(savepoint=False):
+        _lock_events([attendee.event_id])
         stays = mine.filter(area=area) if area is not None else mine.in_event()
-        closed, written = _close_visits(stays, by=by, station=station, source=source)
+        closed, written = _close_visits(stays, by=by, station=station, source=source, now=now)
         if closed and area is None:
             # A separate statement sees a stay in an area that a concurrent move committed
             # while this one waited for the stay in the event.
-            _, in_area = _close_visits(mine.in_areas(), by=by, station=station, source=source)
+            _, in_area = _close_visits(mine.in_areas(), by=by, station=station, source=source, now=now)
             written = written + in_area
         if closed:
             _leave(written)
@@ -216,6 +218,7 @@ def bulk_check_out(
     the numbers inside.
     """
     with transaction.atomic():
+        _lock_events(attendees.order_by().values("event_id"))
         selected = attendees.order_by().count()
         theirs = Visit.objects.filter(attendee__in=attendees.order_by().values("pk"))
         if area is not None:
@@ -242,6 +245,7 @@ def bulk_check_in(
     skipped rather than failing the batch.
     """
     with transaction.atomic():
+        _lock_events(attendees.order_by().values("event_id"))
         selected = attendees.order_by().count()
         done, written = _open_visits(attendees, by=by, station=station, source=source)
         _enter(written)
@@ -260,6 +264,17 @@ def recount_inside(*, events: QuerySet[Event] | None = None) -> None:
         Area.objects.filter(event__in=events.values("pk")).update(
             inside=Coalesce(Subquery(in_area.annotate(n=Count("pk")).values("n")), 0)
         )
+
+
+def _lock_events(event_ids) -> None:
+    """Lock the events' rows, in id order, for the rest of the transaction.
+
+    Every write of stays takes its event's row first (a check-in by the conditional
+    UPDATE of its count, the others by this lock), so writers of one event take turns
+    there and never wait on each other in opposite orders further on. A no-op on SQLite,
+    whose writers take turns for the whole database.
+    """
+    list(Event.objects.filter(pk__in=event_ids).order_by("pk").select_for_update().values_list("pk", flat=True))
 
 
 # What `_admit` answers: there was room, or there was none and the capacity was overridden.
@@ -551,6 +566,7 @@ def void_record(*, record: Record, by: User | None, reason: str) -> Record:
     """
     now = timezone.now()
     with transaction.atomic():
+        _lock_events(Attendee.objects.filter(pk=record.attendee_id).values("event_id"))
         visit = Visit.objects.select_for_update().get(pk=record.visit_id)
         record = Record.objects.select_for_update().get(pk=record.pk)
         if record.voided_at is not None:
@@ -622,6 +638,7 @@ def correct_check_out(*, attendee: Attendee, at: datetime.datetime, by: User | N
         raise TimeInTheFuture()
     theirs = Visit.objects.filter(attendee=attendee).standing()
     with transaction.atomic():
+        _lock_events([attendee.event_id])
         visit = theirs.in_event().open().select_for_update().first()
         if visit is None:
             if theirs.in_event().exists():
