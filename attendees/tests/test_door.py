@@ -10,6 +10,15 @@ from attendees.models import Event
 
 DOOR = "/door/"
 COUNTS = "/door/counts/"
+LOGIN = "/door/login/"
+LOGOUT = "/door/logout/"
+DOOR_SCRIPTS = [
+    "attendees/door.js",
+    "attendees/door/api.js",
+    "attendees/door/render.js",
+    "attendees/door/scanner.js",
+    "attendees/door/camera.js",
+]
 
 
 @pytest.fixture
@@ -18,11 +27,75 @@ def door_staff_client(client, door_staff):
     return client
 
 
-def test_door_page_sends_anonymous_users_to_the_admin_login(client, db):
+def test_door_page_sends_anonymous_users_to_the_door_login(client, db):
     response = client.get(DOOR)
 
     assert response.status_code == 302
-    assert response["Location"] == "/admin/login/?next=/door/"
+    assert response["Location"] == "/door/login/?next=/door/"
+
+
+def test_door_page_sends_anonymous_users_to_whatever_login_url_the_project_sets(client, db, settings):
+    settings.LOGIN_URL = "/accounts/login/"
+
+    assert client.get(DOOR)["Location"] == "/accounts/login/?next=/door/"
+
+
+def test_door_login_page_has_labelled_fields_and_keeps_where_to_go_next(client, db):
+    response = client.get(LOGIN, {"next": DOOR})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<label for="id_username">Username</label>' in html
+    assert '<label for="id_password">Password</label>' in html
+    assert 'autocomplete="current-password"' in html
+    assert '<input type="hidden" name="next" value="/door/">' in html
+    assert 'href="/static/attendees/door.css"' in html
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+
+
+def test_door_staff_without_admin_access_sign_in_and_land_on_the_door(client, make_user):
+    make_user("door_staff", is_staff=False)
+
+    response = client.post(LOGIN, {"username": "door_staff", "password": "pw"})
+
+    assert response.status_code == 302
+    assert response["Location"] == DOOR
+    assert client.get(DOOR).status_code == 200
+
+
+def test_door_login_with_a_wrong_password_says_so_and_signs_nobody_in(client, make_user):
+    make_user("door_staff")
+
+    response = client.post(LOGIN, {"username": "door_staff", "password": "wrong"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="form-errors" role="alert"' in html
+    assert "Please enter a correct username and password." in html
+    assert client.get(DOOR).status_code == 302
+
+
+def test_door_login_with_empty_fields_shows_each_field_error_next_to_its_field(client, db):
+    html = client.post(LOGIN, {"username": "", "password": ""}).content.decode()
+
+    assert '<ul class="errorlist" id="id_username_error"><li>This field is required.</li></ul>' in html
+    assert 'aria-describedby="id_username_error"' in html
+    assert 'aria-invalid="true"' in html
+
+
+def test_door_login_sends_someone_already_signed_in_on_to_the_door(door_staff_client):
+    response = door_staff_client.get(LOGIN)
+
+    assert response.status_code == 302
+    assert response["Location"] == DOOR
+
+
+def test_logging_out_of_the_door_goes_back_to_the_door_login(door_staff_client):
+    response = door_staff_client.post(LOGOUT)
+
+    assert response.status_code == 302
+    assert response["Location"] == LOGIN
+    assert door_staff_client.get(DOOR).status_code == 302
 
 
 @pytest.mark.parametrize("role", ["no_permission", "viewer", "editor"])
@@ -46,21 +119,65 @@ def test_door_page_renders_for_door_staff_with_labelled_controls_and_a_live_regi
 
     assert response.status_code == 200
     html = response.content.decode()
-    for control in ("door-event", "door-query"):
+    for control in ("door-event", "door-station", "door-query"):
         assert f'<label for="{control}">' in html
         assert f'id="{control}"' in html
-    assert 'id="door-message" class="message" role="status" aria-live="polite"' in html
+    assert 'id="door-message" class="result-text" role="status" aria-live="polite" aria-atomic="true"' in html
     assert 'id="door-summary" class="summary" aria-live="polite"' in html
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
-    assert 'src="/static/attendees/door.js"' in html
+    for script in DOOR_SCRIPTS:
+        assert f'<script src="/static/{script}" defer></script>' in html
     assert 'href="/static/attendees/door.css"' in html
+
+
+def test_door_page_has_one_input_focused_for_the_scanner_once_an_event_is_chosen(door_staff_client, event):
+    html = door_staff_client.get(DOOR).content.decode()
+
+    assert re.search(r'<input id="door-query"[^>]*\sautofocus>', html)
+    assert 'enterkeyhint="go"' in html
+    assert html.count("autofocus") == 1
+
+
+def test_door_page_offers_the_three_modes_as_toggle_buttons_entrance_pressed_first(door_staff_client, event):
+    html = door_staff_client.get(DOOR).content.decode()
+
+    modes = re.findall(
+        r'<button type="button" class="mode mode-(\w+)" data-mode="\w+" aria-pressed="(\w+)">([^<]+)<', html
+    )
+    assert modes == [("in", "true", "Entrance"), ("out", "false", "Exit"), ("auto", "false", "Auto")]
+    assert 'role="group" aria-labelledby="door-mode-label"' in html
+
+
+def test_door_page_offers_the_camera_and_loads_the_qr_decoder_only_when_it_is_started(door_staff_client, event):
+    html = door_staff_client.get(DOOR).content.decode()
+
+    assert "Scan with camera" in html
+    assert 'data-jsqr-url="/static/attendees/vendor/jsqr/jsQR.js"' in html
+    assert '<script src="/static/attendees/vendor' not in html
+
+
+def test_door_page_logs_out_with_a_post_to_the_door_logout(door_staff_client, event):
+    html = door_staff_client.get(DOOR).content.decode()
+
+    assert '<form method="post" action="/door/logout/">' in html
+
+
+def test_door_page_shows_no_ticket_code(door_staff_client, make_attendee, event):
+    attendee = make_attendee()
+
+    html = door_staff_client.get(DOOR).content.decode()
+
+    assert attendee.ticket_code not in html
 
 
 def test_door_page_tells_its_script_where_the_api_and_counts_are_and_passes_the_csrf_token(door_staff_client, event):
     html = door_staff_client.get(DOOR).content.decode()
 
     assert 'data-attendees-url="/api/attendees/"' in html
+    assert 'data-scans-url="/api/scans/"' in html
+    assert 'data-undo-url="/api/records/{id}/undo/"' in html
     assert 'data-counts-url="/door/counts/"' in html
+    assert 'data-username="door_staff"' in html
     token = re.search(r'data-csrf-token="([^"]+)"', html)
     assert token is not None
     assert len(token.group(1)) >= 32
@@ -153,7 +270,7 @@ def test_door_counts_send_anonymous_users_to_the_login(client, db):
     assert client.get(COUNTS, {"event": 1}).status_code == 302
 
 
-@pytest.mark.parametrize("name", ["attendees/door.js", "attendees/door.css"])
+@pytest.mark.parametrize("name", [*DOOR_SCRIPTS, "attendees/door.css"])
 def test_door_assets_are_served_from_the_app_and_load_nothing_from_elsewhere(name):
     path = finders.find(name)
 
@@ -161,3 +278,31 @@ def test_door_assets_are_served_from_the_app_and_load_nothing_from_elsewhere(nam
     text = Path(path).read_text()
     assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", text)
     assert "@import" not in text
+
+
+def test_door_scripts_never_log_to_the_console():
+    for name in DOOR_SCRIPTS:
+        assert "console." not in Path(finders.find(name)).read_text(), name
+
+
+def test_the_vendored_qr_decoder_comes_with_its_license_and_says_where_it_is_from():
+    decoder = Path(finders.find("attendees/vendor/jsqr/jsQR.js"))
+
+    assert decoder.read_text().startswith("(function webpackUniversalModuleDefinition(root, factory) {")
+    assert "Apache License" in (decoder.parent / "LICENSE").read_text()
+    readme = (decoder.parent / "README.txt").read_text()
+    assert "jsqr 1.4.0" in readme
+    assert "Apache License 2.0" in readme
+
+
+def test_home_page_links_to_the_door_the_admin_the_api_and_its_docs_and_says_how_to_open_it_on_a_phone(client, db):
+    response = client.get("/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for url in ("/door/", "/admin/", "/api/", "/api/docs/"):
+        assert f'href="{url}"' in html
+    assert (
+        "<code>DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1,192.168.1.20 python manage.py runserver 0.0.0.0:8000</code>"
+        in html
+    )
