@@ -626,6 +626,13 @@ def free_port() -> int:
 @contextmanager
 def gunicorn(environment: dict[str, str], workers: int, log: Path) -> Iterator[int]:
     """`gunicorn eventsite.wsgi` on a free local port, stopped afterwards whatever happens."""
+    with gunicorn_server(environment, workers, log) as (_, port):
+        yield port
+
+
+@contextmanager
+def gunicorn_server(environment: dict[str, str], workers: int, log: Path) -> Iterator[tuple[subprocess.Popen, int]]:
+    """As `gunicorn`, also giving the master process."""
     port = free_port()
     command = [
         sys.executable,
@@ -647,7 +654,7 @@ def gunicorn(environment: dict[str, str], workers: int, log: Path) -> Iterator[i
         )
         try:
             wait_until_serving(server, port)
-            yield port
+            yield server, port
         finally:
             server.terminate()
             try:
