@@ -228,6 +228,7 @@ class Record(models.Model):
         AUTO = "auto", "scheduled check-out"
         CORRECTION = "correction", "correction"
         SCAN = "scan", "scan"
+        OFFLINE = "offline", "offline scan"
 
     attendee = models.ForeignKey(Attendee, on_delete=models.PROTECT, related_name="records")
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="records")
@@ -322,3 +323,22 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class OfflineScan(models.Model):
+    """The answer the server gave to a scan a door device made offline, by the device's
+    `nonce` for it: a batch sent again gets the same answers and records nothing new."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=64)
+    # JSON text of the first answer, as given.
+    result = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "nonce"], name="attendees_offline_scan_nonce_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return self.nonce

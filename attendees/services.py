@@ -82,9 +82,11 @@ def check_in(
     source: str = Source.API,
     area: Area | None = None,
     override_capacity: bool = False,
+    at: datetime.datetime | None = None,
 ) -> int:
-    """Check `attendee` in now, to the event or to one of its `area`s; return the id of
-    the check-in record (the area's, for an area).
+    """Check `attendee` in now (or at `at`, the past time an offline door device kept),
+    to the event or to one of its `area`s; return the id of the check-in record (the
+    area's, for an area).
 
     Refused with `AlreadyCheckedIn` while the attendee is inside (in that area), and with
     `CapacityReached` when the place is full, unless `override_capacity`. Re-entry after
@@ -93,9 +95,16 @@ def check_in(
     one INSERT that yields to any open stay, including one a concurrent request is
     inserting, so of simultaneous check-ins exactly one succeeds.
     """
+    stamps = _stamps(at)
     if area is not None:
         return _check_in_to_area(
-            attendee=attendee, area=area, by=by, station=station, source=source, override_capacity=override_capacity
+            attendee=attendee,
+            area=area,
+            by=by,
+            station=station,
+            source=source,
+            override_capacity=override_capacity,
+            **stamps,
         )
     refusal = None
     with transaction.atomic(savepoint=False):
@@ -109,6 +118,7 @@ def check_in(
                 station=station,
                 source=source,
                 capacity_override=admitted == OVERRIDDEN,
+                **stamps,
             )
             if not opened:
                 # Inside already: hand the place back. Nothing else was written.
@@ -120,11 +130,18 @@ def check_in(
 
 
 def _check_in_to_area(
-    *, attendee: Attendee, area: Area, by: User | None, station: str, source: str, override_capacity: bool
+    *,
+    attendee: Attendee,
+    area: Area,
+    by: User | None,
+    station: str,
+    source: str,
+    override_capacity: bool,
+    now: datetime.datetime,
+    recorded_at: datetime.datetime | None,
 ) -> int:
     """Into `area`: someone outside the event enters it too, at the same instant; someone
     in another area leaves it at that instant (a move)."""
-    now = timezone.now()
     mine = Visit.objects.filter(attendee=attendee).standing().open()
     # A savepoint: a refusal after the first writes undoes them, and leaves the caller's
     # transaction usable (a scan keeps its refusal).
@@ -147,13 +164,14 @@ def _check_in_to_area(
                 station=station,
                 source=source,
                 now=now,
+                recorded_at=recorded_at,
                 capacity_override=admitted_to_event == OVERRIDDEN,
             )
             if not opened:
                 raise AlreadyCheckedIn()
         if current_area is not None:
             theirs = Visit.objects.filter(attendee=attendee).in_areas()
-            _, left = _close_visits(theirs, by=by, station=station, source=source, now=now)
+            _, left = _close_visits(theirs, by=by, station=station, source=source, now=now, recorded_at=recorded_at)
             _leave(left)
         opened, written = _open_visits(
             Attendee.objects.filter(pk=attendee.pk),
@@ -161,6 +179,7 @@ def _check_in_to_area(
             station=station,
             source=source,
             now=now,
+            recorded_at=recorded_at,
             area=area,
             capacity_override=admitted == OVERRIDDEN,
         )
@@ -170,10 +189,16 @@ def _check_in_to_area(
 
 
 def check_out(
-    *, attendee: Attendee, by: User | None, station: str = "", source: str = Source.API, area: Area | None = None
+    *,
+    attendee: Attendee,
+    by: User | None,
+    station: str = "",
+    source: str = Source.API,
+    area: Area | None = None,
+    at: datetime.datetime | None = None,
 ) -> int:
-    """Check `attendee` out now, of the event or of one `area`; return the id of the
-    check-out record.
+    """Check `attendee` out now (or at `at`, the past time an offline door device kept),
+    of the event or of one `area`; return the id of the check-out record.
 
     Leaving the event ends any stay in an area at the same instant; leaving an area
     keeps the attendee inside the event. Refused with `NotCheckedIn` if the attendee is
@@ -181,15 +206,15 @@ def check_out(
     conditional UPDATE, so of any number of concurrent check-outs exactly one succeeds.
     """
     mine = Visit.objects.filter(attendee=attendee)
-    now = timezone.now()
+    stamps = _stamps(at)
     with transaction.atomic(savepoint=False):
         _lock_events([attendee.event_id])
         stays = mine.filter(area=area) if area is not None else mine.in_event()
-        closed, written = _close_visits(stays, by=by, station=station, source=source, now=now)
+        closed, written = _close_visits(stays, by=by, station=station, source=source, **stamps)
         if closed and area is None:
             # A separate statement sees a stay in an area that a concurrent move committed
             # while this one waited for the stay in the event.
-            _, in_area = _close_visits(mine.in_areas(), by=by, station=station, source=source, now=now)
+            _, in_area = _close_visits(mine.in_areas(), by=by, station=station, source=source, **stamps)
             written = written + in_area
         if closed:
             _leave(written)
@@ -264,6 +289,14 @@ def recount_inside(*, events: QuerySet[Event] | None = None) -> None:
         Area.objects.filter(event__in=events.values("pk")).update(
             inside=Coalesce(Subquery(in_area.annotate(n=Count("pk")).values("n")), 0)
         )
+
+
+def _stamps(at: datetime.datetime | None) -> dict:
+    """When it happened, and when it is written: both now, unless a device kept the time."""
+    now = timezone.now()
+    if at is None:
+        return {"now": now, "recorded_at": None}
+    return {"now": min(at, now), "recorded_at": now}
 
 
 def _lock_events(event_ids) -> None:
@@ -360,6 +393,7 @@ def _open_visits(
     station: str,
     source: str,
     now: datetime.datetime | None = None,
+    recorded_at: datetime.datetime | None = None,
     area: Area | None = None,
     capacity_override: bool = False,
 ) -> tuple[int, list[Written]]:
@@ -403,6 +437,7 @@ def _open_visits(
                 theirs.filter(checked_in_at__gte=now),
                 at="checked_in_at",
                 now=now,
+                recorded_at=recorded_at,
                 by=by,
                 station=station,
                 source=source,
@@ -418,6 +453,7 @@ def _close_visits(
     station: str,
     source: str,
     now: datetime.datetime | None = None,
+    recorded_at: datetime.datetime | None = None,
 ) -> tuple[int, list[Written]]:
     """Close the open stays among `visits` now and record each check-out; return how many,
     and the records written.
@@ -436,6 +472,7 @@ def _close_visits(
                 visits.filter(checked_out_at__gte=now),
                 at="checked_out_at",
                 now=now,
+                recorded_at=recorded_at,
                 by=by,
                 station=station,
                 source=source,
@@ -453,6 +490,7 @@ def _record(
     station: str,
     source: str,
     capacity_override: bool = False,
+    recorded_at: datetime.datetime | None = None,
 ) -> list[Written]:
     """Insert a `type` record for each standing stay of `visits` that has none yet, in one
     statement; return the records written."""
@@ -463,7 +501,7 @@ def _record(
         .order_by()
         .annotate(
             record_type=Value(type),
-            recorded_at=Value(now),
+            recorded_at=Value(recorded_at or now),
             recorder=_user_value(by),
             record_station=Value(station),
             record_source=Value(source),

@@ -22,6 +22,8 @@ class AttendeeFilter(django_filters.FilterSet):
     inside_longer_than = django_filters.NumberFilter(
         method="filter_inside_longer_than",
         min_value=0,
+        # Ten years: anything longer cannot be a stay.
+        max_value=10 * 365 * 24 * 3600,
         help_text="Inside the event for longer than this many seconds in their current stay (forgotten exits); "
         "moving between areas does not start a new stay.",
     )

@@ -1285,12 +1285,23 @@ def test_a_check_out_through_the_api_costs_a_fixed_list_of_queries(
 ):
     attendee = make_attendee(state="inside")
 
-    # Token and user, the user's permissions (2), the attendee, the visit's UPDATE, the
-    # record's INSERT, the UPDATE that ends a stay in an area (none here), the number
-    # inside the event, the visits.
-    with django_assert_num_queries(9) as captured:
+    # Token and user, the user's permissions (2), the attendee, the event's row locked
+    # (SELECT ... FOR UPDATE), the visit's UPDATE, the record's INSERT, the UPDATE that
+    # ends a stay in an area (none here), the number inside the event, the visits.
+    with django_assert_num_queries(10) as captured:
         response = door_client.post(f"{ATTENDEES}{attendee.pk}/checkout/")
 
     assert response.status_code == 201
     statements = [query["sql"].split()[0] for query in captured.captured_queries]
-    assert statements == ["SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "UPDATE", "SELECT"]
+    assert statements == [
+        "SELECT",
+        "SELECT",
+        "SELECT",
+        "SELECT",
+        "SELECT",
+        "UPDATE",
+        "INSERT",
+        "UPDATE",
+        "UPDATE",
+        "SELECT",
+    ]

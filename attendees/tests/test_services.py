@@ -21,11 +21,11 @@ UTC = datetime.UTC
 MORNING = datetime.datetime(2026, 11, 24, 9, 0, 1, 123456, tzinfo=UTC)
 EVENING = datetime.datetime(2026, 11, 24, 17, 30, 0, 654321, tzinfo=UTC)
 
-# Measured: SAVEPOINT, COUNT, the UPDATE (check-out) or the INSERT ... SELECT and its fix-up (check-in),
+# Measured: SAVEPOINT, the events' rows locked, COUNT, the UPDATE (check-out) or the INSERT ... SELECT and its fix-up (check-in),
 # the INSERT ... SELECT of their records, then for a check-out the UPDATE ending stays in areas and
 # the number inside the events, for a check-in the events counted and their numbers inside, RELEASE SAVEPOINT.
-BULK_CHECK_OUT_QUERIES = 7
-BULK_CHECK_IN_QUERIES = 8
+BULK_CHECK_OUT_QUERIES = 8
+BULK_CHECK_IN_QUERIES = 9
 
 STEPS = {
     "never": [],
