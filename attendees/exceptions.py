@@ -89,3 +89,20 @@ class NotYourRecord(AttendanceError):
 class CapacityReached(AttendanceError):
     code = "capacity_reached"
     message = "The place is full."
+
+
+class UnknownAttendee(UnknownTicket):
+    message = "Unknown attendee: no attendee has this id."
+
+
+class TooOld(AttendanceError):
+    code = "too_old"
+    message = "This offline scan is more than 7 days old; it was kept for review, not recorded."
+
+
+class OutOfOrder(AttendanceError):
+    code = "out_of_order"
+    message = (
+        "This offline scan happened before the attendee's latest check-in or check-out; it was kept for review, "
+        "not recorded."
+    )

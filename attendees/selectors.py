@@ -3,7 +3,8 @@ records, and the attendance figures of an event. Selectors never write."""
 
 import dataclasses
 import datetime
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterator, Sequence
 
 from django.db import connections
 from django.db.models import (
@@ -106,6 +107,20 @@ def attendees_for_changelist(queryset: QuerySet[Attendee]) -> QuerySet[Attendee]
             last_checked_out_at=Subquery(latest.filter(checked_out_at__isnull=False).values("checked_out_at")[:1]),
         )
     )
+
+
+def with_current_area(queryset: QuerySet[Attendee]) -> QuerySet[Attendee]:
+    """Annotate `current_area_name`: the name of the area the attendee is in now, null
+    when in none. A subquery in the same query, whatever the number of rows."""
+    in_area = Visit.objects.filter(attendee=OuterRef("pk")).standing().open().in_areas()
+    return queryset.annotate(current_area_name=Subquery(in_area.values("area__name")[:1]))
+
+
+def events_with_registered(queryset: QuerySet[Event]) -> QuerySet[Event]:
+    """Annotate `registered`: how many attendees each event has. A subquery in the same
+    query, whatever the number of rows."""
+    counts = Attendee.objects.filter(event=OuterRef("pk")).order_by().values("event").annotate(n=Count("pk"))
+    return queryset.annotate(registered=Coalesce(Subquery(counts.values("n")), 0))
 
 
 def with_time_inside(queryset: QuerySet[Attendee], now: datetime.datetime | None = None) -> QuerySet[Attendee]:
@@ -280,7 +295,7 @@ def occupancy(
     now = now or timezone.now()
     visits = Visit.objects.filter(attendee__event=event).standing().in_event()
     ins = dict(_per_minute(visits, "checked_in_at"))
-    outs = dict(_per_minute(visits.filter(checked_out_at__isnull=False), "checked_out_at"))
+    outs = dict(_per_minute(visits.closed(), "checked_out_at"))
     start = event.starts_at or min(ins, default=None)
     if start is None:
         return []
@@ -288,37 +303,68 @@ def occupancy(
     end = max(end, start)
     while (end - start) / step > MAX_STEPS:
         step *= 2
-    start = _floor(start, step)
-    points = []
-    inside = 0
-    # Counted per minute: a minute's check-ins and check-outs happened before a step
-    # that starts after that minute.
-    moments = iter(sorted({*ins, *outs}))
-    moment = next(moments, None)
-    at = start
-    while True:
-        last = at >= end
-        if last:
-            at = end
-        while moment is not None and (moment <= at if last else moment < at):
-            inside += ins.get(moment, 0) - outs.get(moment, 0)
-            moment = next(moments, None)
-        points.append((at, inside))
-        if last:
-            return points
+    moments = []
+    at = _floor(start, step)
+    while at < end:
+        moments.append(at)
         at += step
+    moments.append(end)
+    return list(zip(moments, _counts_at(moments, ins, outs), strict=True))
+
+
+def occupancy_by_area(
+    event: Event, *, moments: Sequence[datetime.datetime]
+) -> list[tuple[Area, list[tuple[datetime.datetime, int]]]]:
+    """People in each of the event's areas at `moments`, counted as `occupancy` counts:
+    given the moments of `occupancy(event)`, the areas' lines share the event's times.
+    Every area of the event, by name. Three queries whatever the number of areas: the
+    areas, and their check-ins and check-outs counted per minute."""
+    if not moments:
+        return []
+    areas = list(event.areas.order_by("name", "pk"))
+    visits = Visit.objects.filter(area__event=event).standing()
+    ins: dict[int, dict[datetime.datetime, int]] = {area.pk: {} for area in areas}
+    outs: dict[int, dict[datetime.datetime, int]] = {area.pk: {} for area in areas}
+    for counts, rows in (
+        (ins, _per_minute(visits, "checked_in_at", by="area_id")),
+        (outs, _per_minute(visits.closed(), "checked_out_at", by="area_id")),
+    ):
+        for area_id, minute, count in rows:
+            counts.setdefault(area_id, {})[minute] = count
+    return [(area, list(zip(moments, _counts_at(moments, ins[area.pk], outs[area.pk]), strict=True))) for area in areas]
 
 
 MAX_STEPS = 192
 
 
-def _per_minute(visits: QuerySet[Visit], field: str):
+def _counts_at(
+    moments: Sequence[datetime.datetime], ins: dict[datetime.datetime, int], outs: dict[datetime.datetime, int]
+) -> list[int]:
+    """How many are inside at each of `moments` (ascending), from the check-ins and
+    check-outs per minute. A minute's check-ins and check-outs count at a moment after
+    the start of that minute, and all of them at the last moment (the end, or now)."""
+    counts = []
+    inside = 0
+    minutes = iter(sorted({*ins, *outs}))
+    minute = next(minutes, None)
+    for n, at in enumerate(moments):
+        last = n == len(moments) - 1
+        while minute is not None and (minute <= at if last else minute < at):
+            inside += ins.get(minute, 0) - outs.get(minute, 0)
+            minute = next(minutes, None)
+        counts.append(inside)
+    return counts
+
+
+def _per_minute(visits: QuerySet[Visit], field: str, *, by: str | None = None):
+    """(minute, count) rows of `visits` by the minute of `field`; (`by`, minute, count) rows with `by`."""
+    groups = [by, "minute"] if by else ["minute"]
     return (
         visits.annotate(minute=TruncMinute(field, tzinfo=datetime.UTC))
         .order_by()
-        .values("minute")
+        .values(*groups)
         .annotate(count=Count("pk"))
-        .values_list("minute", "count")
+        .values_list(*groups, "count")
     )
 
 
@@ -352,21 +398,27 @@ def count_inside(queryset: QuerySet[Attendee]) -> int:
     return attendees_with_state(queryset).filter(is_checked_in=True).count()
 
 
-def attendee_by_ticket_code(ticket_code: str, *, area: Area | None = None) -> Attendee | None:
-    """The attendee holding `ticket_code` (exactly, case-sensitive) with its state, its
-    event, the area it is in now, and the type and time of its latest standing record in
-    the event (or in `area`): one query."""
-    latest = Record.objects.filter(attendee=OuterRef("pk"), area=area).standing().order_by("-at", "-id")
+def attendee_for_scan(
+    *, ticket_code: str | None = None, attendee_id: int | None = None, area: Area | None = None
+) -> Attendee | None:
+    """The attendee holding `ticket_code` (exactly, case-sensitive), or with the id
+    `attendee_id`, with its state, its event, the area it is in now, the type and time of
+    its latest standing record in the event (or in `area`), and the time of its latest
+    standing record anywhere: one query."""
+    standing = Record.objects.filter(attendee=OuterRef("pk")).standing().order_by("-at", "-id")
+    latest = standing.filter(area=area)
     in_area = Visit.objects.filter(attendee=OuterRef("pk")).standing().open().in_areas()
+    found = Q(ticket_code=ticket_code) if ticket_code is not None else Q(pk=attendee_id)
     return (
         attendees_with_state()
         .select_related("event")
         .annotate(
             latest_record_type=Subquery(latest.values("type")[:1]),
             latest_record_at=Subquery(latest.values("at")[:1]),
+            last_record_at=Subquery(standing.values("at")[:1]),
             current_area_id=Subquery(in_area.values("area_id")[:1]),
         )
-        .filter(ticket_code=ticket_code)
+        .filter(found)
         .first()
     )
 
@@ -394,3 +446,37 @@ def inside_longer_than(queryset: QuerySet[Attendee], *, seconds: int, now: datet
     now = now or timezone.now()
     since = now - datetime.timedelta(seconds=seconds)
     return queryset.filter(Exists(_visits_of_row().open().filter(checked_in_at__lt=since)))
+
+
+@dataclasses.dataclass(frozen=True)
+class RosterRow:
+    id: int
+    first_name: str
+    last_name: str
+    ticket_code_sha256: str
+    state: str
+    area: int | None
+
+
+def roster(event: Event) -> Iterator[RosterRow]:
+    """What a door device keeps to decide scans offline, one row per attendee of `event`,
+    read in chunks (for a streamed answer): names, the sha256 of the ticket code (never
+    the code), the state and the current area. One query, whatever the size."""
+    in_area = Visit.objects.filter(attendee=OuterRef("pk")).standing().open().in_areas()
+    rows = (
+        attendees_with_state(Attendee.objects.filter(event=event))
+        .annotate(current_area_id=Subquery(in_area.values("area_id")[:1]))
+        .order_by("pk")
+        .values_list(
+            "pk", "first_name", "last_name", "ticket_code", "is_checked_in", "is_checked_out", "current_area_id"
+        )
+    )
+    for pk, first, last, code, inside, left, area in rows.iterator(chunk_size=2000):
+        yield RosterRow(
+            id=pk,
+            first_name=first,
+            last_name=last,
+            ticket_code_sha256=hashlib.sha256(code.encode()).hexdigest(),
+            state="inside" if inside else "left" if left else "never_arrived",
+            area=area,
+        )

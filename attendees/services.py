@@ -44,12 +44,15 @@ from .exceptions import (
     NotCheckedIn,
     NotLatestRecord,
     NotYourRecord,
+    OutOfOrder,
     TimeInTheFuture,
+    TooOld,
     UndoExpired,
+    UnknownAttendee,
     UnknownTicket,
     WrongEvent,
 )
-from .models import Area, Attendee, Event, IdempotentRequest, Record, RefusedScan, Visit
+from .models import Area, Attendee, Event, IdempotentRequest, OfflineScan, Record, RefusedScan, Visit
 
 User = AbstractBaseUser
 Source = Record.Source
@@ -720,6 +723,8 @@ SCAN_SETTLE_TIME = datetime.timedelta(seconds=2)
 # The one who scanned may undo a check-in or check-out for this long; then corrections.
 UNDO_TIME = datetime.timedelta(minutes=2)
 UNDO_REASON = "undone at the door"
+# An offline scan older than this is kept for review, not recorded.
+OFFLINE_SCAN_MAX_AGE = datetime.timedelta(days=7)
 
 Direction = RefusedScan.Direction
 
@@ -745,52 +750,68 @@ class ScanRefused(Exception):
 
 def scan_ticket(
     *,
-    ticket_code: str,
     by: User | None,
+    ticket_code: str | None = None,
+    attendee_id: int | None = None,
     direction: str = Direction.AUTO,
     event: Event | None = None,
     area: Area | None = None,
     station: str = "",
     override_capacity: bool = False,
+    at: datetime.datetime | None = None,
 ) -> Scan:
-    """Check in or out the attendee holding `ticket_code`, of the event or of `area`, by
-    the rules of `check_in` and `check_out`, recorded as source `scan`.
+    """Check in or out the attendee holding `ticket_code` (or, from a door device's list,
+    the attendee `attendee_id`), of the event or of `area`, by the rules of `check_in`
+    and `check_out`, recorded as source `scan`.
 
     `direction` "auto" checks in unless the attendee is inside (in `area`), else out;
     within `SCAN_SETTLE_TIME` of their latest record there it goes that record's way, so
     a double read is refused rather than reversing it. `event` is the event the door
-    scans for. Refused with `ScanRefused` (carrying `UnknownTicket`, `WrongEvent` or the
-    rule's error), and the refusal is kept as a `RefusedScan`.
+    scans for. A scan made offline carries `at`, the device's time (a later one counts
+    as now): it is recorded as source `offline` at that time, refused `TooOld` when older
+    than `OFFLINE_SCAN_MAX_AGE` and `OutOfOrder` when earlier than the attendee's latest
+    standing record; these time rules come before the attendance rules. Refused with
+    `ScanRefused` (carrying `UnknownTicket`, `WrongEvent`, a time rule's or the
+    attendance rule's error), and the refusal is kept as a `RefusedScan`.
     """
     now = timezone.now()
-    attendee = selectors.attendee_by_ticket_code(ticket_code, area=area)
+    happened = now if at is None else min(at, now)
+    offline = at is not None
+    attendee = None
     resolved = direction
     try:
+        if offline and now - happened > OFFLINE_SCAN_MAX_AGE:
+            raise TooOld()
+        attendee = selectors.attendee_for_scan(ticket_code=ticket_code, attendee_id=attendee_id, area=area)
         if attendee is None:
-            raise UnknownTicket()
+            raise UnknownTicket() if ticket_code is not None else UnknownAttendee()
+        if offline and attendee.last_record_at is not None and happened < attendee.last_record_at:
+            raise OutOfOrder()
         if direction == Direction.AUTO:
-            resolved = _auto_direction(attendee, now, area)
+            resolved = _auto_direction(attendee, happened, area)
         for scanned_for in (event, area and area.event):
             if scanned_for is not None and attendee.event_id != scanned_for.pk:
                 raise WrongEvent(f"This ticket is for {attendee.event.name}, not {scanned_for.name}.")
+        source = Source.OFFLINE if offline else Source.SCAN
         if resolved == Direction.IN:
             record_id = check_in(
                 attendee=attendee,
                 by=by,
                 station=station,
-                source=Source.SCAN,
+                source=source,
                 area=area,
                 override_capacity=override_capacity,
+                at=at,
             )
         else:
-            record_id = check_out(attendee=attendee, by=by, station=station, source=Source.SCAN, area=area)
+            record_id = check_out(attendee=attendee, by=by, station=station, source=source, area=area, at=at)
     except AttendanceError as error:
-        if attendee is not None and not isinstance(error, WrongEvent | CapacityReached):
+        if attendee is not None and not isinstance(error, WrongEvent | CapacityReached | TooOld | OutOfOrder):
             error = _explained(error, attendee, area)
         refused = RefusedScan.objects.create(
-            at=now,
+            at=happened,
             recorded_at=now,
-            ticket_code=ticket_code,
+            ticket_code=ticket_code or "",
             event=event or (area and area.event) or getattr(attendee, "event", None),
             attendee=attendee,
             area=area,
@@ -798,6 +819,7 @@ def scan_ticket(
             station=station,
             reason=error.code,
             recorded_by=by,
+            offline=offline,
         )
         if signals.scan_refused.has_listeners(RefusedScan):
             transaction.on_commit(
@@ -805,6 +827,81 @@ def scan_ticket(
             )
         raise ScanRefused(error, attendee) from None
     return Scan(attendee=attendee, record_id=record_id, direction=resolved)
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineScanRequest:
+    """One scan a door device made offline, as it sends it: `nonce` is the device's id
+    for the scan; `invalid` says what was wrong with it, if anything (it is then refused
+    alone)."""
+
+    nonce: str
+    at: datetime.datetime
+    ticket_code: str | None = None
+    attendee_id: int | None = None
+    direction: str = Direction.AUTO
+    event: Event | None = None
+    area: Area | None = None
+    station: str = ""
+    invalid: dict | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineScanOutcome:
+    nonce: str
+    recorded: bool
+    code: str | None = None
+    record_id: int | None = None
+    duplicate: bool = False
+    errors: dict | None = None
+
+
+def apply_offline_scans(*, scans: list[OfflineScanRequest], by: User) -> list[OfflineScanOutcome]:
+    """Apply the scans a door device made offline, one by one in the order sent, each
+    by `scan_ticket` with the device's time, and each in its own transaction: one refused
+    scan never undoes another. Idempotent per user and nonce: a nonce seen before gets
+    its first outcome again, marked `duplicate`, and records nothing. Its row is written
+    first, so the same batch sent twice at once waits on it and then replays.
+    """
+    outcomes = []
+    for scan in scans:
+        with transaction.atomic():
+            entry, created = OfflineScan.objects.get_or_create(user=by, nonce=scan.nonce, defaults={"result": "{}"})
+            if not created:
+                first = json.loads(entry.result)
+                outcomes.append(OfflineScanOutcome(nonce=scan.nonce, duplicate=True, **first))
+                continue
+            outcome = _apply_offline_scan(scan, by)
+            entry.result = json.dumps(
+                {
+                    "recorded": outcome.recorded,
+                    "code": outcome.code,
+                    "record_id": outcome.record_id,
+                    "errors": outcome.errors,
+                }
+            )
+            entry.save(update_fields=["result"])
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _apply_offline_scan(scan: OfflineScanRequest, by: User) -> OfflineScanOutcome:
+    if scan.invalid is not None:
+        return OfflineScanOutcome(nonce=scan.nonce, recorded=False, code="invalid", errors=scan.invalid)
+    try:
+        done = scan_ticket(
+            by=by,
+            ticket_code=scan.ticket_code,
+            attendee_id=scan.attendee_id,
+            direction=scan.direction,
+            event=scan.event,
+            area=scan.area,
+            station=scan.station,
+            at=scan.at,
+        )
+    except ScanRefused as refused:
+        return OfflineScanOutcome(nonce=scan.nonce, recorded=False, code=refused.error.code)
+    return OfflineScanOutcome(nonce=scan.nonce, recorded=True, record_id=done.record_id)
 
 
 def _auto_direction(attendee: Attendee, now: datetime.datetime, area: Area | None) -> str:

@@ -464,3 +464,79 @@ class BulkResultSerializer(serializers.Serializer):
 def _listed(ids: list[int], limit: int = 20) -> str:
     shown = ", ".join(str(pk) for pk in ids[:limit])
     return shown if len(ids) <= limit else f"{shown} and {len(ids) - limit} more"
+
+
+class RosterAttendeeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    ticket_code_sha256 = serializers.CharField(help_text="Hex SHA-256 of the ticket code; never the code.")
+    state = serializers.ChoiceField(choices=["inside", "left", "never_arrived"])
+    area = serializers.IntegerField(allow_null=True)
+
+
+class RosterSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    at = UTCDateTimeField(help_text="The server's time when the roster was read.")
+    attendees = RosterAttendeeSerializer(many=True)
+
+
+NONCE_PATTERN = r"^[\x20-\x7e]{1,64}$"
+
+
+class BatchScanItemSerializer(serializers.Serializer):
+    """The shape every scan of a batch must have, or the whole batch is a 400."""
+
+    nonce = serializers.RegexField(
+        NONCE_PATTERN, help_text="The device's id for this scan: 1 to 64 printable ASCII characters."
+    )
+    at = UTCDateTimeField(help_text="When the scan happened, by the device's clock (ISO 8601).")
+
+
+class BatchScanSerializer(BatchScanItemSerializer):
+    """One offline scan; a scan that is wrong here (but has a valid nonce and time) is refused alone."""
+
+    ticket_code = StrictCharField(max_length=200, required=False, help_text="What was scanned.")
+    attendee = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Or the attendee tapped in the device's list."
+    )
+    direction = serializers.ChoiceField(choices=["in", "out", "auto"], default="auto")
+    event = serializers.PrimaryKeyRelatedField(queryset=Event.objects.all(), required=False)
+    area = AreaField()
+    station = StationField()
+
+    def validate(self, attrs):
+        if ("ticket_code" in attrs) == ("attendee" in attrs):
+            raise serializers.ValidationError({"non_field_errors": ["Send ticket_code or attendee."]})
+        event = attrs.get("event")
+        check_area_of_event(attrs.get("area"), event.pk if event is not None else None)
+        return attrs
+
+
+class BatchSerializer(serializers.Serializer):
+    scans = serializers.ListField(
+        child=serializers.DictField(), min_length=1, max_length=500, help_text="1 to 500 scans, in the order made."
+    )
+
+    def validate_scans(self, scans):
+        errors = {}
+        for index, scan in enumerate(scans):
+            item = BatchScanItemSerializer(data=scan)
+            if not item.is_valid():
+                errors[index] = item.errors
+        if errors:
+            raise serializers.ValidationError(errors)
+        return scans
+
+
+class BatchResultSerializer(serializers.Serializer):
+    nonce = serializers.CharField()
+    status = serializers.ChoiceField(choices=["recorded", "refused"])
+    code = serializers.CharField(required=False, help_text="Why it was refused.")
+    record = RecordSerializer(required=False, help_text="The record written, for a recorded scan.")
+    errors = serializers.DictField(required=False, help_text="What was wrong with a scan refused as invalid.")
+    duplicate = serializers.BooleanField(help_text="The nonce was seen before: this is its first answer again.")
+
+
+class BatchAnswerSerializer(serializers.Serializer):
+    results = BatchResultSerializer(many=True)

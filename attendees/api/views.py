@@ -1,8 +1,13 @@
+import dataclasses
 import hashlib
 import json
 import re
 from collections.abc import Callable
 
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.text import compress_sequence
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
@@ -31,6 +36,10 @@ from .serializers import (
     AttendanceFiguresSerializer,
     AttendanceRequestSerializer,
     AttendeeSerializer,
+    BatchAnswerSerializer,
+    BatchScanItemSerializer,
+    BatchScanSerializer,
+    BatchSerializer,
     BulkCheckOutSerializer,
     BulkResultSerializer,
     ConflictSerializer,
@@ -38,6 +47,7 @@ from .serializers import (
     EventSerializer,
     RecordSerializer,
     RefusedScanSerializer,
+    RosterSerializer,
     ScanRefusalSerializer,
     ScanResultSerializer,
     ScanSerializer,
@@ -97,6 +107,20 @@ class EventViewSet(ApiViewSet):
 
     def perform_destroy(self, instance):
         services.delete_event(event=instance)
+
+    @extend_schema(responses={200: RosterSerializer})
+    @action(detail=True, methods=["get"])
+    def roster(self, request, pk=None):
+        """What a door device keeps to scan offline: every attendee's names, the SHA-256 of their ticket code
+        (never the code), state and area. Streamed (gzip when accepted); a constant number of queries."""
+        event = self.get_object()
+        body = _roster_json(event)
+        response = StreamingHttpResponse(body, content_type="application/json")
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.streaming_content = compress_sequence(body)
+            response["Content-Encoding"] = "gzip"
+        patch_vary_headers(response, ["Accept-Encoding"])
+        return response
 
     @extend_schema(
         parameters=[
@@ -377,6 +401,26 @@ class ScanViewSet(viewsets.GenericViewSet):
 
         return respond_once(request, perform)
 
+    @extend_schema(request=BatchSerializer, responses={200: BatchAnswerSerializer})
+    @action(detail=False, methods=["post"], serializer_class=BatchSerializer)
+    def batch(self, request):
+        """The scans a door device made offline, applied in the order sent with the device's times. Each nonce is
+        answered once: sent again, its first answer comes back with `duplicate: true`. A scan refused by the rules,
+        the time rules (`too_old`, `out_of_order`) or as `invalid` never fails the others; only a malformed batch
+        is a 400, and then nothing of it is recorded."""
+        batch = BatchSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        outcomes = services.apply_offline_scans(
+            scans=[_offline_scan(scan) for scan in batch.validated_data["scans"]], by=request.user
+        )
+        records = {
+            record.pk: record
+            for record in Record.objects.select_related("recorded_by", "voided_by").filter(
+                pk__in=[outcome.record_id for outcome in outcomes if outcome.record_id]
+            )
+        }
+        return Response({"results": [_batch_result(outcome, records) for outcome in outcomes]})
+
     def refusal(self, refused: "services.ScanRefused") -> Response:
         body = conflict_body(refused.error)
         if isinstance(refused.error, UnknownTicket):
@@ -433,3 +477,52 @@ class RecordViewSet(viewsets.GenericViewSet):
         "undone at the door"; the record stays in the history."""
         record = services.undo_record(record=self.get_object(), by=request.user)
         return Response(RecordSerializer(selectors.record_with_people(record.pk)).data, status=status.HTTP_201_CREATED)
+
+
+def _roster_json(event: Event):
+    """The roster as JSON text, in pieces, one chunk of rows at a time."""
+    head = json.dumps({"event": event.pk, "at": timezone.now().isoformat().replace("+00:00", "Z")})
+    yield f'{head[:-1]}, "attendees": ['.encode()
+    separator = ""
+    chunk = []
+    for row in selectors.roster(event):
+        chunk.append(json.dumps(dataclasses.asdict(row), separators=(",", ":")))
+        if len(chunk) == 1000:
+            yield (separator + ",".join(chunk)).encode()
+            separator, chunk = ",", []
+    if chunk:
+        yield (separator + ",".join(chunk)).encode()
+    yield b"]}"
+
+
+def _offline_scan(data: dict) -> services.OfflineScanRequest:
+    """One scan of a batch, validated on its own: a wrong one is refused alone."""
+    scan = BatchScanSerializer(data=data)
+    base = BatchScanItemSerializer(data=data)
+    base.is_valid(raise_exception=True)
+    nonce, at = base.validated_data["nonce"], base.validated_data["at"]
+    if not scan.is_valid():
+        return services.OfflineScanRequest(nonce=nonce, at=at, invalid=scan.errors)
+    fields = scan.validated_data
+    return services.OfflineScanRequest(
+        nonce=nonce,
+        at=at,
+        ticket_code=fields.get("ticket_code"),
+        attendee_id=fields.get("attendee"),
+        direction=fields["direction"],
+        event=fields.get("event"),
+        area=fields.get("area"),
+        station=fields.get("station", ""),
+    )
+
+
+def _batch_result(outcome: services.OfflineScanOutcome, records: dict) -> dict:
+    result = {"nonce": outcome.nonce, "status": "recorded" if outcome.recorded else "refused"}
+    if outcome.recorded:
+        result["record"] = RecordSerializer(records[outcome.record_id]).data
+    else:
+        result["code"] = outcome.code
+        if outcome.errors:
+            result["errors"] = outcome.errors
+    result["duplicate"] = outcome.duplicate
+    return result

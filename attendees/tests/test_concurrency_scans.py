@@ -3,6 +3,7 @@
 from collections import Counter
 
 import pytest
+from django.utils import timezone
 
 from attendees import services
 from attendees.models import Record, RefusedScan, Visit
@@ -47,3 +48,21 @@ def test_simultaneous_exit_scans_of_someone_inside_check_out_exactly_once(door_s
     assert all(isinstance(error, services.ScanRefused) for kind, error in outcomes if kind == "error")
     assert Record.objects.filter(attendee=attendee, type="check_out").count() == 1
     assert Visit.objects.get(attendee=attendee).checked_out_at is not None
+
+
+def test_the_same_offline_batch_sent_from_five_connections_at_once_records_each_scan_once(
+    api_client_for, door_staff, make_attendee
+):
+    people = [make_attendee() for _ in range(10)]
+    at = timezone.now().isoformat()
+    body = {"scans": [{"nonce": f"n{p.pk}", "ticket_code": p.ticket_code, "at": at} for p in people]}
+    clients = [api_client_for(door_staff) for _ in range(5)]
+
+    outcomes = run_together(
+        [lambda client=client: client.post("/api/scans/batch/", body, format="json") for client in clients]
+    )
+
+    assert all(kind == "ok" and response.status_code == 200 for kind, response in outcomes), outcomes
+    assert Record.objects.filter(source="offline").count() == 10
+    duplicates = Counter(result["duplicate"] for _, response in outcomes for result in response.json()["results"])
+    assert duplicates == {False: 10, True: 40}
