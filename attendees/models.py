@@ -11,9 +11,12 @@ or adds one, and never deletes or rewrites one. A voided check-in voids its visi
 voided check-out reopens it.
 """
 
+import functools
 import secrets
+import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
@@ -32,6 +35,24 @@ ticket_code_validator = RegexValidator(
 def new_ticket_code() -> str:
     """A fresh ticket code from the operating system's CSPRNG: 128 bits, URL-safe."""
     return secrets.token_urlsafe(GENERATED_TICKET_CODE_BYTES)
+
+
+def default_timezone() -> str:
+    return settings.TIME_ZONE
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_timezone(name: str) -> None:
+    if name not in _zone_names():
+        raise ValidationError(
+            "%(name)s is not a time zone name; use an IANA name such as Europe/Berlin.",
+            code="invalid_timezone",
+            params={"name": name},
+        )
 
 
 class CountsWhoIsInside(models.Model):
@@ -65,6 +86,12 @@ class Event(CountsWhoIsInside):
     capacity = models.PositiveIntegerField(
         null=True, blank=True, help_text="How many people may be inside at once; empty for no limit."
     )
+    timezone = models.CharField(
+        max_length=64,
+        default=default_timezone,
+        validators=[validate_timezone],
+        help_text="Where the event takes place, e.g. Europe/Berlin: its times are shown in this zone.",
+    )
     # `inside`: how many are inside now, kept by the services in the same transaction as
     # the stays, so a live count is one row and the capacity holds under any concurrency.
 
@@ -81,6 +108,11 @@ class Event(CountsWhoIsInside):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The event's time zone, for showing its times."""
+        return zoneinfo.ZoneInfo(self.timezone)
 
 
 class Attendee(models.Model):

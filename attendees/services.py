@@ -921,7 +921,7 @@ def _explained(error: AttendanceError, attendee: Attendee, area: Area | None) ->
             return NotCheckedIn(f"Not in {area.name}, so cannot leave it.")
         return NotCheckedIn("Not checked in yet: has not arrived, so cannot check out.")
     where = f", {latest.station}" if latest.station else ""
-    when = _door_time(latest.at)
+    when = _door_time(latest.at, attendee.event.zone)
     if isinstance(error, AlreadyCheckedIn):
         place = f"in {area.name}" if area is not None else "inside"
         return AlreadyCheckedIn(f"Already {place} since {when}{where}.")
@@ -930,12 +930,14 @@ def _explained(error: AttendanceError, attendee: Attendee, area: Area | None) ->
     return error
 
 
-def _door_time(moment: datetime.datetime) -> str:
-    local = timezone.localtime(moment)
-    zone = local.tzname() or ""
-    if local.date() == timezone.localdate():
-        return f"{local:%H:%M} {zone}".strip()
-    return f"{local:%d %b %H:%M} {zone}".strip()
+def _door_time(moment: datetime.datetime, zone: datetime.tzinfo) -> str:
+    """A time as door staff read it: the event's local time with its zone's name, and
+    the day when it is not today."""
+    local = moment.astimezone(zone)
+    name = local.tzname() or ""
+    if local.date() == timezone.now().astimezone(zone).date():
+        return f"{local:%H:%M} {name}".strip()
+    return f"{local:%d %b %H:%M} {name}".strip()
 
 
 def undo_record(*, record: Record, by: User) -> Record:

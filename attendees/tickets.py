@@ -16,7 +16,6 @@ from django.core import mail
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_safe
 
@@ -72,9 +71,8 @@ def qr_png(ticket_code: str, *, scale: int = 8) -> bytes:
 
 
 def event_zone(event: Event) -> zoneinfo.ZoneInfo:
-    """The time zone an event's times are shown in: its own where it names one, else the site's."""
-    name = getattr(event, "timezone", "")
-    return zoneinfo.ZoneInfo(name) if name else timezone.get_default_timezone()
+    """The time zone an event's times are shown in."""
+    return event.zone
 
 
 def private(response: HttpResponse) -> HttpResponse:

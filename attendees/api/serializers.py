@@ -102,7 +102,7 @@ class EventSerializer(StrictModelSerializer):
 
     class Meta:
         model = Event
-        fields = ["id", "name", "starts_at", "ends_at", "auto_checkout_at", "capacity", "inside"]
+        fields = ["id", "name", "starts_at", "ends_at", "auto_checkout_at", "capacity", "inside", "timezone"]
         read_only_fields = ["inside"]
         extra_kwargs = {"inside": {"help_text": "How many are inside now."}}
 

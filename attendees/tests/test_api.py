@@ -22,7 +22,7 @@ ATTENDEE_KEYS = {
 }
 # Those who may change attendees also see the ticket code.
 EDITOR_ATTENDEE_KEYS = {*ATTENDEE_KEYS, "ticket_code"}
-EVENT_KEYS = {"id", "name", "starts_at", "ends_at", "auto_checkout_at", "capacity", "inside"}
+EVENT_KEYS = {"id", "name", "starts_at", "ends_at", "auto_checkout_at", "capacity", "inside", "timezone"}
 PAGE_KEYS = {"count", "next", "previous", "results"}
 CONFLICT_KEYS = {"detail", "code"}
 
@@ -142,6 +142,7 @@ def test_an_event_is_shown_by_id(admin_client_api, event):
         "auto_checkout_at": None,
         "capacity": None,
         "inside": 0,
+        "timezone": "UTC",
     }
 
 

@@ -14,7 +14,7 @@ from django.core.mail.backends import locmem
 from django.utils import timezone
 from PIL import Image, ImageColor, ImageDraw
 
-from attendees.models import Attendee, RefusedScan, new_ticket_code
+from attendees.models import Attendee, Event, RefusedScan, new_ticket_code
 
 CHANGELIST = "/admin/attendees/attendee/"
 REFUSED_SCANS = "/admin/attendees/refusedscan/"
@@ -216,8 +216,8 @@ def test_ticket_page_shows_the_event_the_attendee_and_the_qr_code_inline(client,
     assert "Show this code at the door" in html
 
 
-def test_ticket_page_shows_the_event_start_in_local_time_with_the_zone_name(client, ada, settings):
-    settings.TIME_ZONE = "Europe/Berlin"
+def test_ticket_page_shows_the_event_start_in_local_time_with_the_zone_name(client, ada):
+    Event.objects.filter(pk=ada.event_id).update(timezone="Europe/Berlin")
 
     html = client.get(f"/tickets/{ada.ticket_code}/").content.decode()
 
@@ -336,9 +336,9 @@ def test_ticket_email_has_a_text_part_and_an_html_part_with_the_link_and_the_qr_
 
 
 def test_ticket_email_shows_the_event_start_in_local_time_with_the_zone_name(
-    editor_client, locmem_email, mailoutbox, ada, settings
+    editor_client, locmem_email, mailoutbox, ada
 ):
-    settings.TIME_ZONE = "Europe/Berlin"
+    Event.objects.filter(pk=ada.event_id).update(timezone="Europe/Berlin")
 
     editor_client.post(CHANGELIST, action_post("email_tickets", [ada]))
 
