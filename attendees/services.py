@@ -1012,6 +1012,28 @@ def save_attendee(
     return attendee
 
 
+class UnreachableState(Exception):
+    """A state asked for that no single check-in or check-out reaches from the attendee's state."""
+
+
+def change_for_state(*, attendee: Attendee, inside: bool | None, left: bool | None) -> str | None:
+    """What to record so that `attendee` is in the state asked for, as a full update
+    (PUT) describes it with the two flags: nothing for the state they are in now,
+    "check_out" for "left" while inside, "check_in" for "inside" while not inside. A flag
+    not given keeps its value. Refused with `UnreachableState` for any other state."""
+    state = selectors.attendees_with_state(Attendee.objects.filter(pk=attendee.pk)).values_list(
+        "is_checked_in", "is_checked_out"
+    )[0]
+    asked = (state[0] if inside is None else inside, state[1] if left is None else left)
+    if asked == state:
+        return None
+    if asked == (False, True) and state[0]:
+        return "check_out"
+    if asked == (True, False) and not state[0]:
+        return "check_in"
+    raise UnreachableState()
+
+
 def delete_attendee(*, attendee: Attendee) -> None:
     """Delete an attendee who has no attendance history; refused with `HasHistory` otherwise."""
     _delete_keeping_history(attendee)

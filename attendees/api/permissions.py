@@ -46,7 +46,9 @@ class AttendeePermission(BasePermission):
         needed = set(ACTION_PERMISSIONS.get(action, ()))
         if action == "checkin" and _overrides_capacity(request):
             needed.add(OVERRIDE_CAPACITY)
-        if action in {"create", "update", "partial_update"}:
+        # A PUT's flags describe the state asked for: the view asks for `record_attendance`
+        # only when that state needs a check-in or check-out.
+        if action in {"create", "partial_update"}:
             sent = set(request.data) if isinstance(request.data, dict) else set()
             if sent & set(STATE_FIELDS):
                 needed.add(RECORD_ATTENDANCE)
@@ -103,3 +105,7 @@ class RefusedScanPermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return _is_authenticated(request) and request.user.has_perm(VIEW_ATTENDEE)
+
+
+def request_may_record(request) -> bool:
+    return request.user.has_perm(RECORD_ATTENDANCE)

@@ -20,6 +20,14 @@ field_errors = OpenApiResponse(
 class AttendeesAutoSchema(AutoSchema):
     """drf-spectacular's schema, plus the refusals every operation can answer with."""
 
+    def _resolve_path_parameters(self, variables):
+        # Ids are matched loosely in the URL (anything else answers a JSON 404), but they are integers.
+        parameters = super()._resolve_path_parameters(variables)
+        for parameter in parameters:
+            if parameter["name"] in {"id", "pk"}:
+                parameter["schema"] = {"type": "integer"}
+        return parameters
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         refusals = {

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.text import compress_sequence
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -29,9 +30,11 @@ from .permissions import (
     EventPermission,
     RecordAttendancePermission,
     RefusedScanPermission,
+    request_may_record,
 )
 from .schema import AttendeesAutoSchema
 from .serializers import (
+    STATE_FIELDS,
     AreaSerializer,
     AttendanceFiguresSerializer,
     AttendanceRequestSerializer,
@@ -129,11 +132,12 @@ class EventViewSet(ApiViewSet):
             )
         ],
         responses={
-            200: OpenApiResponse(
-                AttendanceFiguresSerializer,
-                description="The figures; with format=csv, a streamed CSV (text/csv) with one row per attendee: "
+            (200, "application/json"): OpenApiResponse(AttendanceFiguresSerializer, description="The figures."),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="With format=csv: a streamed CSV with one row per attendee: "
                 "id, name, email, state, first_check_in, last_check_out, visits, seconds_inside.",
-            )
+            ),
         },
     )
     @action(detail=True, methods=["get"], renderer_classes=[*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer])
@@ -210,12 +214,44 @@ class AttendeeViewSet(ApiViewSet):
         return Response(self.fresh(attendee), status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
         attendee = self.get_object()
-        serializer = self.get_serializer(attendee, data=request.data, partial=kwargs.pop("partial", False))
+        data, asked = request.data, None
+        if not partial and isinstance(data, dict):
+            # A PUT describes the whole attendee: its two flags are the state asked for.
+            data = {name: value for name, value in data.items() if name not in STATE_FIELDS}
+            asked = self.asked_state(attendee, request.data)
+        serializer = self.get_serializer(attendee, data=data, partial=partial)
         serializer.is_valid(raise_exception=True)
         changes, record, station = _split_state(serializer.validated_data)
+        record = record or asked
         services.save_attendee(attendee=attendee, changes=changes, record=record, by=request.user, station=station)
         return Response(self.fresh(attendee))
+
+    def asked_state(self, attendee: Attendee, data: dict) -> str | None:
+        """The check-in or check-out a PUT's flags ask for, if any (needing `record_attendance`)."""
+        flags = {}
+        for name in STATE_FIELDS:
+            value = data.get(name)
+            if value is not None and not isinstance(value, bool):
+                raise ValidationError({name: ["Must be true or false."]})
+            flags[name] = value
+        try:
+            change = services.change_for_state(
+                attendee=attendee, inside=flags["is_checked_in"], left=flags["is_checked_out"]
+            )
+        except services.UnreachableState:
+            raise ValidationError(
+                {
+                    "non_field_errors": [
+                        "A PUT can ask for the state the attendee is in, for left (is_checked_out true) while inside, "
+                        "or for inside (is_checked_in true) while not inside."
+                    ]
+                }
+            ) from None
+        if change is not None and not request_may_record(self.request):
+            self.permission_denied(self.request, message="Checking in or out needs the permission record_attendance.")
+        return change
 
     def perform_destroy(self, instance):
         services.delete_attendee(attendee=instance)
