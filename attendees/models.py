@@ -116,6 +116,19 @@ class Event(CountsWhoIsInside):
 
 
 class Attendee(models.Model):
+    class State(models.TextChoices):
+        """Where an attendee stands, derived from their stays in the event (see `selectors`)."""
+
+        INSIDE = "inside", "inside"
+        LEFT = "left", "left"
+        NEVER_ARRIVED = "never_arrived", "never arrived"
+
+        @classmethod
+        def of(cls, *, is_checked_in: bool, is_checked_out: bool) -> "Attendee.State":
+            if is_checked_in:
+                return cls.INSIDE
+            return cls.LEFT if is_checked_out else cls.NEVER_ARRIVED
+
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="attendees")
     first_name = models.CharField(max_length=150)
     last_name = models.CharField(max_length=150)

@@ -277,7 +277,7 @@ def attendance_rows(attendees: QuerySet[Attendee], now: datetime.datetime | None
             id=pk,
             name=f"{first} {last}",
             email=email,
-            state="inside" if inside else "left" if left else "never_arrived",
+            state=Attendee.State.of(is_checked_in=inside, is_checked_out=left).value,
             first_check_in=first_in,
             last_check_out=last_out,
             visits=visits,
@@ -477,6 +477,6 @@ def roster(event: Event) -> Iterator[RosterRow]:
             first_name=first,
             last_name=last,
             ticket_code_sha256=hashlib.sha256(code.encode()).hexdigest(),
-            state="inside" if inside else "left" if left else "never_arrived",
+            state=Attendee.State.of(is_checked_in=inside, is_checked_out=left).value,
             area=area,
         )

@@ -21,11 +21,10 @@ import dataclasses
 import datetime
 import json
 import typing
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Count, Exists, F, Model, OuterRef, ProtectedError, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.dispatch import Signal
@@ -40,7 +39,6 @@ from .exceptions import (
     CapacityReached,
     CheckOutBeforeCheckIn,
     HasHistory,
-    IdempotencyKeyReused,
     NotCheckedIn,
     NotLatestRecord,
     NotYourRecord,
@@ -52,7 +50,7 @@ from .exceptions import (
     UnknownTicket,
     WrongEvent,
 )
-from .models import Area, Attendee, Event, IdempotentRequest, OfflineScan, Record, RefusedScan, Visit
+from .models import Area, Attendee, Event, OfflineScan, Record, RefusedScan, Visit
 
 User = AbstractBaseUser
 Source = Record.Source
@@ -564,7 +562,8 @@ def _user_value(by: User | None) -> Value:
 
 def _insert_from(model: type[Model], fields: list[str], rows: QuerySet, *, on_conflict_do_nothing: bool = False) -> int:
     """`INSERT INTO model (fields) SELECT ...`, the SELECT being the ORM's SQL of `rows`; return how many rows."""
-    sql, params = _insert_sql(model, fields, rows, on_conflict_do_nothing=on_conflict_do_nothing)
+    connection = _connection_for(model)
+    sql, params = _insert_sql(connection, model, fields, rows, on_conflict_do_nothing=on_conflict_do_nothing)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -572,16 +571,22 @@ def _insert_from(model: type[Model], fields: list[str], rows: QuerySet, *, on_co
 
 def _insert_returning(model: type[Model], fields: list[str], rows: QuerySet, returning: list[str]) -> list[tuple]:
     """`INSERT INTO model (fields) SELECT ... RETURNING returning`: what the database wrote."""
-    sql, params = _insert_sql(model, fields, rows, on_conflict_do_nothing=False)
+    connection = _connection_for(model)
+    sql, params = _insert_sql(connection, model, fields, rows, on_conflict_do_nothing=False)
     columns = ", ".join(connection.ops.quote_name(model._meta.get_field(name).column) for name in returning)
     with connection.cursor() as cursor:
         cursor.execute(f"{sql} RETURNING {columns}", params)
         return cursor.fetchall()
 
 
-def _insert_sql(model: type[Model], fields: list[str], rows: QuerySet, *, on_conflict_do_nothing: bool):
+def _connection_for(model: type[Model]):
+    """The connection the project's database routers choose for writing `model`."""
+    return connections[router.db_for_write(model)]
+
+
+def _insert_sql(connection, model: type[Model], fields: list[str], rows: QuerySet, *, on_conflict_do_nothing: bool):
     # The ORM has no INSERT ... SELECT.
-    select_sql, params = rows.query.sql_with_params()
+    select_sql, params = rows.query.get_compiler(connection=connection).as_sql()
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(model._meta.get_field(name).column) for name in fields)
     conflict = " ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
@@ -1055,25 +1060,3 @@ def _delete_keeping_history(instance: Area | Attendee | Event) -> None:
             instance.delete()
     except ProtectedError:
         raise HasHistory() from None
-
-
-def run_once(*, user: User, key: str, fingerprint: str, operation: Callable[[], tuple[int, Any]]) -> tuple[int, Any]:
-    """Run `operation` once per (user, key) and return its (status, body); a retry gets
-    the first response again without running anything.
-
-    The key's row is inserted before the operation runs, in the same transaction, so
-    concurrent retries wait on it and then replay. Refused with `IdempotencyKeyReused`
-    when the key comes back with a different request `fingerprint`.
-    """
-    with transaction.atomic():
-        entry, created = IdempotentRequest.objects.get_or_create(
-            user=user, key=key, defaults={"fingerprint": fingerprint}
-        )
-        if not created:
-            if entry.fingerprint != fingerprint:
-                raise IdempotencyKeyReused()
-            return entry.status_code, json.loads(entry.body)
-        status_code, body = operation()
-        entry.status_code, entry.body = status_code, json.dumps(body)
-        entry.save(update_fields=["status_code", "body"])
-    return status_code, body

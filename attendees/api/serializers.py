@@ -471,7 +471,7 @@ class RosterAttendeeSerializer(serializers.Serializer):
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     ticket_code_sha256 = serializers.CharField(help_text="Hex SHA-256 of the ticket code; never the code.")
-    state = serializers.ChoiceField(choices=["inside", "left", "never_arrived"])
+    state = serializers.ChoiceField(choices=Attendee.State.values)
     area = serializers.IntegerField(allow_null=True)
 
 

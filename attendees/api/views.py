@@ -1,7 +1,5 @@
 import dataclasses
-import hashlib
 import json
-import re
 from collections.abc import Callable
 
 from django.http import StreamingHttpResponse
@@ -20,10 +18,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from .. import exports, selectors, services
-from ..exceptions import AttendanceError, IdempotencyKeyReused, UnknownTicket
+from ..exceptions import UnknownTicket
 from ..models import Area, Attendee, Event, Record
-from .exceptions import IdempotencyKeyMismatch, conflict_body, exception_handler
+from .exceptions import conflict_body, exception_handler
 from .filters import AreaFilter, AttendeeFilter, RefusedScanFilter, SearchFilter
+from .idempotency import IDEMPOTENCY_KEY, respond_once
 from .permissions import (
     AreaPermission,
     AttendeePermission,
@@ -55,9 +54,6 @@ from .serializers import (
     ScanResultSerializer,
     ScanSerializer,
 )
-
-IDEMPOTENCY_KEY = "Idempotency-Key"
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")
 
 idempotency_key_parameter = OpenApiParameter(
     IDEMPOTENCY_KEY,
@@ -352,35 +348,6 @@ def _split_state(validated_data: dict) -> tuple[dict, str | None, str]:
     if changes.pop("is_checked_out", False):
         record = "check_out"
     return changes, record, station
-
-
-def respond_once(request, perform: Callable[[], Response]) -> Response:
-    """Run `perform`, or, when the request has an Idempotency-Key this user sent before,
-    replay the first response (status and body) without running anything."""
-    key = request.headers.get(IDEMPOTENCY_KEY)
-    if key is None:
-        return perform()
-    if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
-        raise ValidationError({IDEMPOTENCY_KEY: ["Use 1 to 255 printable ASCII characters."]})
-    request_text = json.dumps([request.method, request.path, request.data], sort_keys=True, default=str)
-
-    def operation() -> tuple[int, object]:
-        try:
-            response = perform()
-        except AttendanceError as error:
-            return status.HTTP_409_CONFLICT, conflict_body(error)
-        return response.status_code, response.data
-
-    try:
-        status_code, body = services.run_once(
-            user=request.user,
-            key=key,
-            fingerprint=hashlib.sha256(request_text.encode()).hexdigest(),
-            operation=operation,
-        )
-    except IdempotencyKeyReused:
-        raise IdempotencyKeyMismatch() from None
-    return Response(body, status=status_code)
 
 
 class ScanViewSet(viewsets.GenericViewSet):

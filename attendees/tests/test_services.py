@@ -10,10 +10,9 @@ from attendees.exceptions import (
     AlreadyCheckedIn,
     AlreadyCheckedOut,
     HasHistory,
-    IdempotencyKeyReused,
     NotCheckedIn,
 )
-from attendees.models import Attendee, Event, IdempotentRequest, Visit
+from attendees.models import Attendee, Event, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +20,10 @@ UTC = datetime.UTC
 MORNING = datetime.datetime(2026, 11, 24, 9, 0, 1, 123456, tzinfo=UTC)
 EVENING = datetime.datetime(2026, 11, 24, 17, 30, 0, 654321, tzinfo=UTC)
 
-# Measured: SAVEPOINT, the events' rows locked, COUNT, the UPDATE (check-out) or the INSERT ... SELECT and its fix-up (check-in),
-# the INSERT ... SELECT of their records, then for a check-out the UPDATE ending stays in areas and
-# the number inside the events, for a check-in the events counted and their numbers inside, RELEASE SAVEPOINT.
+# Measured: SAVEPOINT, the events' rows locked, COUNT, the UPDATE (check-out) or the INSERT ... SELECT
+# and its fix-up (check-in), the INSERT ... SELECT of their records, then for a check-out the UPDATE
+# ending stays in areas and the number inside the events, for a check-in the events counted and their
+# numbers inside, RELEASE SAVEPOINT.
 BULK_CHECK_OUT_QUERIES = 8
 BULK_CHECK_IN_QUERIES = 9
 
@@ -591,63 +591,6 @@ def test_delete_event_without_visits_deletes_it_and_its_attendees(event, other_e
 
     assert not Event.objects.filter(pk=event.pk).exists()
     assert list(Attendee.objects.all()) == [kept]
-
-
-# Idempotency
-
-
-def test_run_once_runs_the_operation_once_and_replays_its_response(door_staff):
-    operation = mock.Mock(return_value=(201, {"id": 7}))
-
-    first = services.run_once(user=door_staff, key="k-1", fingerprint="f", operation=operation)
-    again = services.run_once(user=door_staff, key="k-1", fingerprint="f", operation=operation)
-
-    assert first == again == (201, {"id": 7})
-    assert operation.call_count == 1
-
-
-def test_run_once_replay_records_nothing_new(attendee, door_staff):
-    def check_in():
-        services.check_in(attendee=attendee, by=door_staff)
-        return 201, {"visits": Visit.objects.filter(attendee=attendee).count()}
-
-    first = services.run_once(user=door_staff, key="k-1", fingerprint="f", operation=check_in)
-    again = services.run_once(user=door_staff, key="k-1", fingerprint="f", operation=check_in)
-
-    assert first == again == (201, {"visits": 1})
-    assert Visit.objects.filter(attendee=attendee).count() == 1
-
-
-def test_run_once_with_the_same_key_and_a_different_fingerprint_is_refused(door_staff):
-    services.run_once(user=door_staff, key="k-1", fingerprint="f", operation=lambda: (201, {"id": 7}))
-    operation = mock.Mock(return_value=(201, {"id": 8}))
-
-    with pytest.raises(IdempotencyKeyReused):
-        services.run_once(user=door_staff, key="k-1", fingerprint="other", operation=operation)
-
-    operation.assert_not_called()
-    assert list(IdempotentRequest.objects.values_list("fingerprint", "body")) == [("f", '{"id": 7}')]
-
-
-def test_run_once_keys_belong_to_one_user(door_staff, superuser):
-    services.run_once(user=door_staff, key="k-1", fingerprint="f", operation=lambda: (201, {"by": "door"}))
-
-    response = services.run_once(user=superuser, key="k-1", fingerprint="f", operation=lambda: (201, {"by": "root"}))
-
-    assert response == (201, {"by": "root"})
-
-
-def test_run_once_forgets_the_key_when_the_operation_fails(attendee, door_staff):
-    def failing():
-        services.check_in(attendee=attendee, by=door_staff)
-        raise RuntimeError("the door app crashed")
-
-    with pytest.raises(RuntimeError):
-        services.run_once(user=door_staff, key="k-1", fingerprint="f", operation=failing)
-
-    assert not IdempotentRequest.objects.exists()
-    assert not Visit.objects.exists()
-    assert services.run_once(user=door_staff, key="k-1", fingerprint="f", operation=lambda: (201, {})) == (201, {})
 
 
 # Database constraints
