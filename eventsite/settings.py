@@ -4,8 +4,13 @@ DATABASE_URL       database (default: SQLite file db.sqlite3 beside manage.py)
 DJANGO_SECRET_KEY  required when DJANGO_DEBUG=0
 DJANGO_DEBUG       1 (default, for local use) or 0 (production)
 DJANGO_ALLOWED_HOSTS, DJANGO_CSRF_TRUSTED_ORIGINS  comma-separated lists
-DJANGO_SECURE_SSL_REDIRECT, DJANGO_SECURE_HSTS_SECONDS, DJANGO_SECURE_PROXY_SSL_HEADER
-                   TLS settings for when the app, not a reverse proxy, enforces HTTPS
+DJANGO_BEHIND_TLS_PROXY  1 behind a TLS-terminating proxy that redirects to HTTPS and sends
+                   HSTS itself: Django then does neither and trusts X-Forwarded-Proto
+DJANGO_SECURE_SSL_REDIRECT, DJANGO_SECURE_HSTS_SECONDS, DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS,
+DJANGO_SECURE_HSTS_PRELOAD, DJANGO_SECURE_PROXY_SSL_HEADER, DJANGO_SESSION_COOKIE_SECURE,
+DJANGO_CSRF_COOKIE_SECURE
+                   each TLS setting on its own; by default all are on with DJANGO_DEBUG=0
+                   (HSTS for a year, without preload), off while debugging
 DJANGO_EMAIL_BACKEND (default: the console backend), DJANGO_EMAIL_FILE_PATH,
 DJANGO_EMAIL_HOST, DJANGO_EMAIL_PORT, DJANGO_EMAIL_HOST_USER, DJANGO_EMAIL_HOST_PASSWORD,
 DJANGO_EMAIL_USE_TLS, DJANGO_DEFAULT_FROM_EMAIL
@@ -17,6 +22,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+import attendees
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,6 +37,16 @@ def env_bool(name: str, default: bool) -> bool:
     if value.lower() in {"0", "false", "no", "off"}:
         return False
     raise ImproperlyConfigured(f"{name} must be 1 or 0, not {value!r}.")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -151,7 +168,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Attendees API",
     "DESCRIPTION": "Check event attendees in and out; every check-in and check-out is kept.",
-    "VERSION": "1.0.0",
+    "VERSION": attendees.__version__,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -164,6 +181,10 @@ SPECTACULAR_SETTINGS = {
 LOGIN_URL = "attendees:door-login"
 LOGIN_REDIRECT_URL = "attendees:door"
 
+# The attendees app's own settings, each optional with the default the README gives,
+# e.g. {"UNDO_SECONDS": 300} lets door staff undo a scan for five minutes.
+ATTENDEES = {}
+
 # Tickets go out by email through Django's email framework.
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 if os.environ.get("DJANGO_EMAIL_FILE_PATH"):
@@ -175,16 +196,34 @@ EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "tickets@localhost")
 
-# Production hardening; with DJANGO_DEBUG=0 cookies are HTTPS-only.
+# Production hardening. With DJANGO_DEBUG=0 Django redirects HTTP to HTTPS, sends HSTS for a
+# year (subdomains included) and keeps its cookies HTTPS-only, so that `check --deploy` is clean
+# with only DJANGO_SECRET_KEY, DJANGO_DEBUG and DJANGO_ALLOWED_HOSTS set.
+# DJANGO_BEHIND_TLS_PROXY=1 is for a TLS-terminating proxy that redirects and sends HSTS itself:
+# Django leaves both to it and trusts the X-Forwarded-Proto header the proxy sets (the proxy must
+# overwrite any such header a client sends).
+BEHIND_TLS_PROXY = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
+ENFORCE_HTTPS = not DEBUG and not BEHIND_TLS_PROXY
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
-# HTTPS redirect and HSTS are usually the TLS-terminating proxy's job; see README.
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "0"))
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", ENFORCE_HTTPS)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60 if ENFORCE_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
-if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", BEHIND_TLS_PROXY):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+SILENCED_SYSTEM_CHECKS = []
+if not SECURE_HSTS_PRELOAD:
+    # Preloading is for the owner of the whole domain to ask for: once a domain is on the
+    # browsers' list, every subdomain of it is HTTPS-only for months, whatever it serves.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+if BEHIND_TLS_PROXY:
+    # The proxy redirects and sends HSTS, which Django cannot see: these two warnings are answered.
+    if not SECURE_SSL_REDIRECT:
+        SILENCED_SYSTEM_CHECKS.append("security.W008")
+    if not SECURE_HSTS_SECONDS:
+        SILENCED_SYSTEM_CHECKS.append("security.W004")
 
 LOGGING = {
     "version": 1,

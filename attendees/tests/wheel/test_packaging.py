@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from attendees import __version__
+
 REPO = Path(__file__).resolve().parents[3]
 # What the build needs; copied so that building leaves nothing behind in the work tree.
-BUILD_SOURCES = ["pyproject.toml", "README.md", "MANIFEST.in", "attendees"]
+BUILD_SOURCES = ["pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE", "MANIFEST.in", "attendees"]
+DIST_INFO = f"django_attendees-{__version__}.dist-info"
 
 pytestmark = [
     pytest.mark.packaging,
@@ -215,16 +218,34 @@ def other_project(tmp_path_factory, wheel) -> dict:
     }
 
 
+def wheel_metadata(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read(f"{DIST_INFO}/METADATA").decode()
+
+
+def source_files(*patterns: str) -> set[str]:
+    """Files of the app in this repository matching the patterns, as paths inside the wheel."""
+    return {
+        path.relative_to(REPO).as_posix()
+        for pattern in patterns
+        for path in (REPO / "attendees").glob(pattern)
+        if path.is_file()
+    }
+
+
 def test_wheel_holds_the_app_with_migrations_commands_templates_and_static_files(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
 
-    assert wheel.name == "django_attendees-1.0.0-py3-none-any.whl"
+    assert wheel.name == f"django_attendees-{__version__}-py3-none-any.whl"
     for expected in (
         "attendees/models.py",
+        "attendees/conf.py",
+        "attendees/checks.py",
         "attendees/api/views.py",
         "attendees/migrations/0001_initial.py",
         "attendees/management/commands/checkout_all.py",
         "attendees/templates/attendees/door.html",
+        "attendees/templates/attendees/email/ticket.txt",
         "attendees/static/attendees/door.js",
         "attendees/static/attendees/door.css",
     ):
@@ -232,9 +253,71 @@ def test_wheel_holds_the_app_with_migrations_commands_templates_and_static_files
     assert not [name for name in names if name.startswith(("attendees/tests/", "eventsite/"))]
 
 
-def test_wheel_declares_its_python_and_dependency_ranges(wheel):
+def test_wheel_holds_every_template_and_static_file_with_the_vendored_licenses(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+
+    shipped = source_files("templates/**/*", "static/**/*")
+    assert shipped
+    assert shipped - names == set()
+    vendored = {name.rsplit("/", 1)[0] for name in names if name.startswith("attendees/static/attendees/vendor/")}
+    for library in vendored:
+        assert f"{library}/LICENSE" in names
+        assert f"{library}/README.txt" in names
+
+
+def test_wheel_holds_the_translations_compiled(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+
+    sources = source_files("locale/*/LC_MESSAGES/*.po")
+    compiled = source_files("locale/*/LC_MESSAGES/*.mo")
+    assert {name.removesuffix(".po") + ".mo" for name in sources} <= compiled
+    assert (sources | compiled) - names == set()
+
+
+def test_wheel_carries_the_license_and_the_changelog(wheel):
     with zipfile.ZipFile(wheel) as archive:
-        metadata = archive.read("django_attendees-1.0.0.dist-info/METADATA").decode()
+        license_text = archive.read(f"{DIST_INFO}/licenses/LICENSE").decode()
+    metadata = wheel_metadata(wheel)
+
+    assert license_text == (REPO / "LICENSE").read_text()
+    assert "BSD 3-Clause License" in license_text
+    assert "License-Expression: BSD-3-Clause" in metadata
+    assert "License-File: LICENSE" in metadata
+    # The changelog follows the README in the description, with this version's entry.
+    assert "# Changelog" in metadata
+    assert f"## [{__version__}]" in metadata
+
+
+def test_wheel_version_is_the_apps_version(wheel):
+    metadata = wheel_metadata(wheel)
+
+    assert f"Version: {__version__}" in metadata.splitlines()
+    assert f"## [{__version__}]" in (REPO / "CHANGELOG.md").read_text()
+
+
+def test_wheel_declares_its_classifiers(wheel):
+    classifiers = {
+        line.removeprefix("Classifier: ")
+        for line in wheel_metadata(wheel).splitlines()
+        if line.startswith("Classifier:")
+    }
+
+    assert {
+        "Environment :: Web Environment",
+        "Framework :: Django",
+        "Framework :: Django :: 5.2",
+        "Intended Audience :: Developers",
+        "Operating System :: OS Independent",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Topic :: Internet :: WWW/HTTP :: Dynamic Content",
+    } <= classifiers
+    assert [name for name in classifiers if name.startswith("Development Status :: ")]
+
+
+def test_wheel_declares_its_python_and_dependency_ranges(wheel):
+    metadata = wheel_metadata(wheel)
 
     assert "Requires-Python: >=3.11" in metadata
     requirements = {
@@ -254,6 +337,21 @@ def test_app_is_imported_from_the_virtualenv_not_from_this_repository(other_proj
 
     assert Path(where).is_relative_to(other_project["venv"])
     assert not Path(where).is_relative_to(REPO)
+
+
+def test_installed_app_reports_its_version_and_no_system_check_fails(other_project):
+    version = run(
+        [
+            other_project["python"],
+            "-c",
+            "import attendees, importlib.metadata as m; print(attendees.__version__, m.version('django-attendees'))",
+        ],
+        cwd=other_project["project"],
+        env=other_project["env"],
+    ).split()
+
+    assert version == [__version__, __version__]
+    other_project["manage"]("check", "--fail-level", "WARNING")
 
 
 def test_migrate_then_check_in_and_out_through_the_api_of_the_other_project(other_project):
