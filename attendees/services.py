@@ -31,6 +31,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from . import selectors, signals
+from .conf import app_settings
 from .exceptions import (
     AlreadyCheckedIn,
     AlreadyCheckedOut,
@@ -722,14 +723,7 @@ def correct_check_out(*, attendee: Attendee, at: datetime.datetime, by: User | N
     return records[0]
 
 
-# Within this time of an attendee's latest record, an `auto` scan goes the same way as
-# that record: a ticket read twice (two scanners, a double tap) is never taken back out.
-SCAN_SETTLE_TIME = datetime.timedelta(seconds=2)
-# The one who scanned may undo a check-in or check-out for this long; then corrections.
-UNDO_TIME = datetime.timedelta(minutes=2)
 UNDO_REASON = "undone at the door"
-# An offline scan older than this is kept for review, not recorded.
-OFFLINE_SCAN_MAX_AGE = datetime.timedelta(days=7)
 
 Direction = RefusedScan.Direction
 
@@ -770,11 +764,11 @@ def scan_ticket(
     and `check_out`, recorded as source `scan`.
 
     `direction` "auto" checks in unless the attendee is inside (in `area`), else out;
-    within `SCAN_SETTLE_TIME` of their latest record there it goes that record's way, so
+    within `ATTENDEES["SCAN_SETTLE_SECONDS"]` of their latest record there it goes that record's way, so
     a double read is refused rather than reversing it. `event` is the event the door
     scans for. A scan made offline carries `at`, the device's time (a later one counts
     as now): it is recorded as source `offline` at that time, refused `TooOld` when older
-    than `OFFLINE_SCAN_MAX_AGE` and `OutOfOrder` when earlier than the attendee's latest
+    than `ATTENDEES["OFFLINE_SCAN_MAX_AGE_DAYS"]` and `OutOfOrder` when earlier than the attendee's latest
     standing record; these time rules come before the attendance rules. Refused with
     `ScanRefused` (carrying `UnknownTicket`, `WrongEvent`, a time rule's or the
     attendance rule's error), and the refusal is kept as a `RefusedScan`.
@@ -785,7 +779,7 @@ def scan_ticket(
     attendee = None
     resolved = direction
     try:
-        if offline and now - happened > OFFLINE_SCAN_MAX_AGE:
+        if offline and now - happened > datetime.timedelta(days=app_settings.OFFLINE_SCAN_MAX_AGE_DAYS):
             raise TooOld()
         attendee = selectors.attendee_for_scan(ticket_code=ticket_code, attendee_id=attendee_id, area=area)
         if attendee is None:
@@ -911,7 +905,7 @@ def _apply_offline_scan(scan: OfflineScanRequest, by: User) -> OfflineScanOutcom
 
 def _auto_direction(attendee: Attendee, now: datetime.datetime, area: Area | None) -> str:
     latest_type, latest_at = attendee.latest_record_type, attendee.latest_record_at
-    if latest_at is not None and now - latest_at < SCAN_SETTLE_TIME:
+    if latest_at is not None and now - latest_at < datetime.timedelta(seconds=app_settings.SCAN_SETTLE_SECONDS):
         return Direction.IN if latest_type == Record.Type.CHECK_IN else Direction.OUT
     inside = attendee.is_checked_in if area is None else attendee.current_area_id == area.pk
     return Direction.OUT if inside else Direction.IN
@@ -947,15 +941,15 @@ def _door_time(moment: datetime.datetime, zone: datetime.tzinfo) -> str:
 
 def undo_record(*, record: Record, by: User) -> Record:
     """Take back a check-in or check-out the user `by` recorded themselves within
-    `UNDO_TIME` (a mistaken scan at the door), by voiding it as a correction would.
+    `ATTENDEES["UNDO_SECONDS"]` (a mistaken scan at the door), by voiding it as a correction would.
 
     Refused with `NotYourRecord` for someone else's record, `UndoExpired` after
-    `UNDO_TIME`, `NotLatestRecord` when anything was recorded for the attendee since,
+    that time, `NotLatestRecord` when anything was recorded for the attendee since,
     and `AlreadyVoided`.
     """
     if record.recorded_by_id is None or record.recorded_by_id != by.pk:
         raise NotYourRecord()
-    if timezone.now() - record.recorded_at > UNDO_TIME:
+    if timezone.now() - record.recorded_at > datetime.timedelta(seconds=app_settings.UNDO_SECONDS):
         raise UndoExpired()
     if record.voided_at is not None:
         raise AlreadyVoided()

@@ -761,6 +761,8 @@ def main(argv: list[str] | None = None) -> int:
                 environment = {
                     "DATABASE_URL": url,
                     "DJANGO_DEBUG": "0",
+                    # Plain HTTP on 127.0.0.1: no redirect to HTTPS.
+                    "DJANGO_SECURE_SSL_REDIRECT": "0",
                     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
                     "DJANGO_ALLOWED_HOSTS": HOST,
                 }

@@ -9,12 +9,12 @@ from rest_framework.exceptions import APIException, ParseError, PermissionDenied
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from ..conf import app_settings
 from ..exceptions import AttendanceError, NotYourRecord
 
 # What the database driver raises when the server cannot be reached or drops the
 # connection (psycopg's errors arrive wrapped as these).
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
-RETRY_AFTER_SECONDS = 5
 
 
 class Conflict(APIException):
@@ -70,7 +70,7 @@ def database_unavailable_response() -> JsonResponse:
     expect_broken_connections()
     error = ServiceUnavailable()
     response = JsonResponse({"detail": str(error.detail), "code": error.detail.code}, status=error.status_code)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Retry-After"] = str(app_settings.RETRY_AFTER_SECONDS)
     return response
 
 

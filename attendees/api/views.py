@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from .. import exports, selectors, services
+from ..conf import app_settings
 from ..exceptions import UnknownTicket
 from ..models import Area, Attendee, Event, Record
 from .exceptions import conflict_body, exception_handler
@@ -490,7 +491,7 @@ def _roster_json(event: Event):
     chunk = []
     for row in selectors.roster(event):
         chunk.append(json.dumps(dataclasses.asdict(row), separators=(",", ":")))
-        if len(chunk) == 1000:
+        if len(chunk) == app_settings.ROSTER_CHUNK_SIZE:
             yield (separator + ",".join(chunk)).encode()
             separator, chunk = ",", []
     if chunk:

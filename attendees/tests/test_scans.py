@@ -589,3 +589,22 @@ def test_the_undo_service_refuses_after_two_minutes(make_attendee, door_staff):
 
     with pytest.raises(UndoExpired):
         services.undo_record(record=Record.objects.get(pk=record_id), by=door_staff)
+
+
+def test_the_undo_time_follows_the_attendees_setting(door_client, make_attendee, settings):
+    settings.ATTENDEES = {"UNDO_SECONDS": 300}
+    attendee = make_attendee()
+    record_id = scan(door_client, attendee.ticket_code).json()["record"]["id"]
+    age(record_id, seconds=200)
+
+    assert door_client.post(undo_url(record_id)).status_code == 201
+
+
+def test_the_settle_time_follows_the_attendees_setting(door_client, make_attendee, settings):
+    settings.ATTENDEES = {"SCAN_SETTLE_SECONDS": 0}
+    attendee = make_attendee()
+    scan(door_client, attendee.ticket_code)
+
+    again = scan(door_client, attendee.ticket_code)
+
+    assert (again.status_code, again.json()["result"]) == (201, "checked_out")
