@@ -82,6 +82,13 @@ class TimesField(serializers.ListField):
         return super().to_representation(self.select(attendee))
 
 
+class CapacityField(serializers.IntegerField):
+    """How many people a place holds at once: a whole number, 0 or more, or null for no limit."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_null=True, min_value=0, max_value=2**31 - 1, **kwargs)
+
+
 class EventSerializer(StrictModelSerializer):
     starts_at = UTCDateTimeField(required=False, allow_null=True)
     ends_at = UTCDateTimeField(required=False, allow_null=True)
@@ -92,13 +99,7 @@ class EventSerializer(StrictModelSerializer):
         "lasts.",
     )
 
-    capacity = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        min_value=0,
-        max_value=2**31 - 1,
-        help_text="How many people may be inside at once; null for no limit.",
-    )
+    capacity = CapacityField(help_text="How many people may be inside at once; null for no limit.")
 
     class Meta:
         model = Event
@@ -125,13 +126,7 @@ class StationField(StrictCharField):
 class AreaSerializer(StrictModelSerializer):
     """A room, zone or gated part of an event's venue. `inside` is live and read-only."""
 
-    capacity = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        min_value=0,
-        max_value=2**31 - 1,
-        help_text="How many people may be in the area at once; null for no limit.",
-    )
+    capacity = CapacityField(help_text="How many people may be in the area at once; null for no limit.")
 
     class Meta:
         model = Area
