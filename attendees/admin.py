@@ -2,15 +2,21 @@ import datetime
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import NestedObjects
+from django.core.exceptions import ValidationError
+from django.db import router
 from django.db.models import QuerySet, prefetch_related_objects
 from django.db.models.constants import LOOKUP_SEP
-from django.urls import reverse
+from django.forms.models import BaseInlineFormSet
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from . import charts, exports, selectors, services, tickets
-from .models import Attendee, Event, Record, RefusedScan, Visit
+from .models import Area, Attendee, Event, Record, RefusedScan, Visit
+from .views import DOOR_PERMISSIONS
 
 ADMIN = Record.Source.ADMIN
 
@@ -45,14 +51,93 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class InsideLongerThanFilter(admin.SimpleListFilter):
+    """Who has been inside the event longer than a time in their current stay: forgotten
+    exits. Any whole number of seconds in the URL, as in the API; the choices are hours."""
+
+    title = _("inside longer than")
+    parameter_name = "inside_longer_than"
+
+    def lookups(self, request, model_admin):
+        return [
+            (str(hours * 3600), ngettext("%(hours)d hour", "%(hours)d hours", hours) % {"hours": hours})
+            for hours in (1, 2, 4, 8)
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        try:
+            seconds = int(self.value())
+        except ValueError:
+            seconds = -1
+        if seconds < 0:
+            raise IncorrectLookupParameters(gettext("The time inside is a whole number of seconds."))
+        return selectors.inside_longer_than(queryset, seconds=seconds)
+
+
+def has_history(area: Area) -> bool:
+    """Whether deleting `area` would delete attendance history, which the database
+    protects: found as the admin's own delete page finds protected objects."""
+    collector = NestedObjects(using=router.db_for_write(Area))
+    collector.collect([area])
+    return bool(collector.protected)
+
+
+class AreaFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        # Before the admin's own check, which would list every stay and record that keeps
+        # the area, rather than say why it stays.
+        kept = [form.instance for form in self.deleted_forms if form.instance.pk and has_history(form.instance)]
+        if kept:
+            raise ValidationError(
+                [
+                    gettext(
+                        "The area “%(name)s” cannot be deleted: people have been in it, and attendance history "
+                        "is kept forever."
+                    )
+                    % {"name": area.name}
+                    for area in kept
+                ],
+                code="has_history",
+            )
+        super().clean()
+
+    def delete_existing(self, obj: Area, commit: bool = True) -> None:
+        if commit:
+            services.delete_area(area=obj)
+
+
+class AreaInline(admin.TabularInline):
+    model = Area
+    formset = AreaFormSet
+    fields = ["name", "capacity", "inside"]
+    readonly_fields = ["inside"]
+    extra = 0
+
+
+# The prefix of the areas' forms on the event page.
+AREAS_PREFIX = Area._meta.get_field("event").remote_field.get_accessor_name()
+
+
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ["name", "starts_at", "ends_at", "auto_checkout_at"]
+    list_display = ["name", "starts_at", "ends_at", "auto_checkout_at", "registered", "inside", "capacity", "door"]
     search_fields = ["name"]
     date_hierarchy = "starts_at"
-    fields = ["name", "starts_at", "ends_at", "auto_checkout_at", "attendance", "occupancy"]
+    fields = ["name", "starts_at", "ends_at", "auto_checkout_at", "capacity", "attendance", "occupancy"]
     readonly_fields = ["attendance", "occupancy"]
+    inlines = [AreaInline]
     actions = ["export_attendance"]
+
+    def get_queryset(self, request) -> QuerySet[Event]:
+        return selectors.events_with_registered(super().get_queryset(request))
+
+    def get_list_display(self, request):
+        # The door page is for those with the door permissions, in a project that serves it.
+        if request.user.has_perms(DOOR_PERMISSIONS) and _door_url() is not None:
+            return self.list_display
+        return [name for name in self.list_display if name != "door"]
 
     def get_fields(self, request, obj=None):
         # The figures and the chart need attendees to show: not on the add page, and only to those who may see them.
@@ -60,8 +145,24 @@ class EventAdmin(admin.ModelAdmin):
             return [name for name in self.fields if name not in self.readonly_fields]
         return self.fields
 
+    def get_inline_instances(self, request, obj=None):
+        inlines = super().get_inline_instances(request, obj)
+        if request.method == "POST" and f"{AREAS_PREFIX}-TOTAL_FORMS" not in request.POST:
+            # An event posted without its areas (by a script, say) leaves them as they are,
+            # rather than failing for want of the areas' management form.
+            return [inline for inline in inlines if not isinstance(inline, AreaInline)]
+        return inlines
+
     def has_view_attendee_permission(self, request) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.view_attendee")
+
+    @admin.display(description=_("registered"), ordering="registered")
+    def registered(self, event: Event) -> int:
+        return event.registered
+
+    @admin.display(description=_("door"))
+    def door(self, event: Event):
+        return format_html('<a href="{}?event={}">{}</a>', _door_url(), event.pk, _("Open the door page"))
 
     @admin.display(description=_("attendance"))
     def attendance(self, event: Event):
@@ -76,19 +177,62 @@ class EventAdmin(admin.ModelAdmin):
             (_("Check-outs"), figures["check_outs"]),
             (_("Median time inside"), "-" if median is None else _duration(datetime.timedelta(seconds=median))),
         ]
+        places = [
+            (
+                _("Whole event"),
+                _inside_of(figures["inside"], figures["capacity"]),
+                figures["peak_inside"],
+                figures["check_ins"],
+            ),
+            *(
+                (area["name"], _inside_of(area["inside"], area["capacity"]), area["peak_inside"], area["check_ins"])
+                for area in figures["areas"]
+            ),
+        ]
         return format_html(
-            '<table class="attendees-figures">{}</table>',
+            '<table class="attendees-figures">{}</table>'
+            '<table class="attendees-places"><caption>{}</caption>'
+            '<thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th>'
+            "</tr></thead><tbody>{}</tbody></table>",
             format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows),
+            _("The event and its areas"),
+            _("Place"),
+            _("Inside now / capacity"),
+            _("Peak inside"),
+            _("Check-ins"),
+            format_html_join("", '<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td></tr>', places),
         )
 
     @admin.display(description=_("people inside over time"))
     def occupancy(self, event: Event):
-        return charts.occupancy_svg(selectors.occupancy(event))
+        points = selectors.occupancy(event)
+        areas = selectors.occupancy_by_area(event, moments=[at for at, _count in points])
+        return charts.occupancy_svg(points, areas=[(area.name, area_points) for area, area_points in areas])
 
     @admin.action(description=_("Export attendance of selected events as CSV"), permissions=["view_attendee"])
     def export_attendance(self, request, queryset: QuerySet[Event]):
         attendees = Attendee.objects.filter(event__in=queryset.order_by().values("pk"))
         return exports.attendance_response(attendees, filename="attendance.csv", with_event=True)
+
+
+def _door_url() -> str | None:
+    try:
+        return reverse("attendees:door")
+    except NoReverseMatch:
+        return None
+
+
+def _inside_of(inside: int, capacity: int | None) -> str:
+    """ "12 / 50"; "50 / 50 (full)" and "52 / 50 (over capacity)" once the capacity is reached."""
+    if capacity is None:
+        return gettext("%(inside)d / no limit") % {"inside": inside}
+    if inside > capacity:
+        text = gettext("%(inside)d / %(capacity)d (over capacity)")
+    elif inside == capacity:
+        text = gettext("%(inside)d / %(capacity)d (full)")
+    else:
+        text = gettext("%(inside)d / %(capacity)d")
+    return text % {"inside": inside, "capacity": capacity}
 
 
 class AttendeeAdminForm(forms.ModelForm):
@@ -128,12 +272,13 @@ class AttendeeAdmin(admin.ModelAdmin):
         "email",
         "event",
         "state",
+        "current_area",
         "last_checked_in_at",
         "last_checked_out_at",
         "time_inside",
     ]
     list_display_links = ["last_name", "first_name"]
-    list_filter = ["event", StateFilter]
+    list_filter = ["event", StateFilter, InsideLongerThanFilter]
     # A ticket code is found only whole: a part of one must not find anybody.
     search_fields = ["first_name", "last_name", "email", "=ticket_code"]
     actions = ["check_in_selected", "check_out_selected", "email_tickets", "print_badges"]
@@ -153,7 +298,7 @@ class AttendeeAdmin(admin.ModelAdmin):
         return super().lookup_allowed(lookup, value, request)
 
     def get_queryset(self, request) -> QuerySet[Attendee]:
-        return selectors.attendees_for_changelist(super().get_queryset(request))
+        return selectors.with_current_area(selectors.attendees_for_changelist(super().get_queryset(request)))
 
     def get_object(self, request, object_id, from_field=None):
         attendee = super().get_object(request, object_id, from_field)
@@ -172,6 +317,10 @@ class AttendeeAdmin(admin.ModelAdmin):
         if getattr(attendee, "is_checked_out", False):
             return _("Left")
         return _("Never checked in")
+
+    @admin.display(description=_("area"), ordering="current_area_name")
+    def current_area(self, attendee: Attendee) -> str | None:
+        return attendee.current_area_name
 
     @admin.display(description=_("last check-in"), ordering="last_checked_in_at")
     def last_checked_in_at(self, attendee: Attendee):

@@ -3,14 +3,29 @@
 import dataclasses
 import datetime
 import math
+from collections.abc import Sequence
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 WIDTH, HEIGHT = 720, 260
 # Room for half a dated time label beyond the first and the last tick.
 LEFT, RIGHT, TOP, BOTTOM = 56, 48, 16, 50
 X_LABELS = 6
+
+# The areas' lines differ by dash pattern as well as by colour, so that they can be told
+# apart without colour. The colours keep a contrast of at least 3:1 against both the
+# admin's light and dark backgrounds; the event's own line is solid, in the text colour.
+AREA_COLOURS = ["#D55E00", "#2E8B57", "#8E5CC4", "#0072B2", "#C2407E", "#B8860B"]
+AREA_DASHES = ["8 4", "2 3", "12 3 3 3", "5 5", "16 4 2 4 2 4"]
+# The legend, under the chart: a sample of each line and its name, in columns.
+LEGEND_COLUMNS = 3
+LEGEND_ROW = 20
+LEGEND_SAMPLE = 28
+LEGEND_NAME_CHARACTERS = 20
+
+Points = Sequence[tuple[datetime.datetime, int]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,12 +34,40 @@ class Tick:
     label: str
 
 
-def occupancy_svg(points: list[tuple[datetime.datetime, int]]) -> SafeString:
-    """An SVG line of people inside over time, with labelled axes; a sentence when there is nothing to draw."""
+@dataclasses.dataclass(frozen=True)
+class Line:
+    name: str
+    label: str
+    polyline: str
+    colour: str
+    dashes: str
+    peak: int
+    peak_at: datetime.datetime
+    now_inside: int
+    legend_x: float
+    legend_y: float
+
+    @property
+    def shortened(self) -> bool:
+        return self.label != self.name
+
+    @property
+    def legend_sample_end(self) -> float:
+        return round(self.legend_x + LEGEND_SAMPLE, 1)
+
+    @property
+    def legend_text_x(self) -> float:
+        return round(self.legend_x + LEGEND_SAMPLE + 6, 1)
+
+
+def occupancy_svg(points: Points, *, areas: Sequence[tuple[str, Points]] = ()) -> SafeString:
+    """An SVG line of people inside over time, with labelled axes, and beside it one line
+    per area (name, points at the same times), told apart by a legend; a sentence when
+    there is nothing to draw."""
     if not points:
         return render_to_string("attendees/admin/occupancy_chart.html", {"empty": True})
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    top_value = _nice_ceiling(max(count for _, count in points))
+    top_value = _nice_ceiling(max(count for line in [points, *(p for _, p in areas)] for _, count in line))
     span = max((points[-1][0] - points[0][0]).total_seconds(), 1)
 
     def x(at: datetime.datetime) -> float:
@@ -32,6 +75,13 @@ def occupancy_svg(points: list[tuple[datetime.datetime, int]]) -> SafeString:
 
     def y(count: int) -> float:
         return round(TOP + plot_height * (1 - count / top_value), 1)
+
+    def step_line(line: Points) -> str:
+        # A step line: the count holds until the next point.
+        corners = []
+        for (at, count), (next_at, _) in zip(line, [*line[1:], line[-1]], strict=True):
+            corners += [(x(at), y(count)), (x(next_at), y(count))]
+        return " ".join(f"{px},{py}" for px, py in corners)
 
     several_days = points[0][0].date() != points[-1][0].date()
     label_format = "%b %d %H:%M" if several_days else "%H:%M"
@@ -41,33 +91,63 @@ def occupancy_svg(points: list[tuple[datetime.datetime, int]]) -> SafeString:
         # The end (now, or the event's end) is labelled unless it would crowd the last tick.
         x_ticks.append(Tick(x(points[-1][0]), points[-1][0].strftime(label_format)))
     y_ticks = [Tick(y(value), str(value)) for value in sorted({0, top_value // 2, top_value})]
-    # A step line: the count holds until the next point.
-    corners = []
-    for (at, count), (next_at, _) in zip(points, [*points[1:], points[-1]], strict=True):
-        corners += [(x(at), y(count)), (x(next_at), y(count))]
-    peak_at, peak = max(points, key=lambda point: point[1])
+
+    named = [(gettext("Whole event"), points), *areas] if areas else [("", points)]
+    legend_top = HEIGHT + LEGEND_ROW
+    column_width = plot_width / LEGEND_COLUMNS
+    lines = []
+    for n, (name, line) in enumerate(named):
+        peak_at, peak = max(line, key=lambda point: point[1])
+        row, column = divmod(n, LEGEND_COLUMNS)
+        lines.append(
+            Line(
+                name=name,
+                label=_shortened(name),
+                polyline=step_line(line),
+                colour="currentColor" if n == 0 else AREA_COLOURS[(n - 1) % len(AREA_COLOURS)],
+                dashes="" if n == 0 else AREA_DASHES[(n - 1) % len(AREA_DASHES)],
+                peak=peak,
+                peak_at=peak_at,
+                now_inside=line[-1][1],
+                legend_x=round(LEFT + column * column_width, 1),
+                legend_y=legend_top + row * LEGEND_ROW,
+            )
+        )
+    legend_rows = math.ceil(len(named) / LEGEND_COLUMNS) if areas else 0
+    height = HEIGHT + legend_rows * LEGEND_ROW + (LEGEND_ROW // 2 if legend_rows else 0)
+    event_line, *area_lines = lines
     return render_to_string(
         "attendees/admin/occupancy_chart.html",
         {
             "width": WIDTH,
-            "height": HEIGHT,
+            "height": height,
             "left": LEFT,
             "right": WIDTH - RIGHT,
             "top": TOP,
             "bottom": HEIGHT - BOTTOM,
             "x_label_y": HEIGHT - BOTTOM + 22,
             "axis_title_y": HEIGHT - 6,
-            "polyline": " ".join(f"{px},{py}" for px, py in corners),
+            "event_line": event_line,
+            "area_lines": area_lines,
+            "legend": lines if areas else [],
             "x_ticks": x_ticks,
             "y_ticks": y_ticks,
             "start": points[0][0],
             "end": points[-1][0],
-            "peak": peak,
-            "peak_at": peak_at,
-            "now_inside": points[-1][1],
-            "step_minutes": round((points[1][0] - points[0][0]).total_seconds() / 60) if len(points) > 1 else None,
+            "peak": event_line.peak,
+            "peak_at": event_line.peak_at,
+            "now_inside": event_line.now_inside,
+            # Two points are the start and the end: no step to speak of.
+            "step_minutes": round((points[1][0] - points[0][0]).total_seconds() / 60) if len(points) > 2 else None,
         },
     )
+
+
+def _shortened(name: str) -> str:
+    """The name as the legend's column has room for it; the full name is the entry's tooltip."""
+    if len(name) <= LEGEND_NAME_CHARACTERS:
+        return name
+    return f"{name[: LEGEND_NAME_CHARACTERS - 1].rstrip()}…"
 
 
 def _nice_ceiling(value: int) -> int:

@@ -1,11 +1,15 @@
 """The Django admin as organizers and door staff use it, in a real browser."""
 
 import re
+from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 
 from attendees import selectors, services
-from attendees.models import Attendee, Visit
+from attendees.models import Area, Attendee, Event, Visit
 
 from .conftest import PLAYWRIGHT_MISSING
 
@@ -14,6 +18,7 @@ expect = pytest.importorskip("playwright.sync_api", reason=PLAYWRIGHT_MISSING).e
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHANGELIST = "/admin/attendees/attendee/"
+EVENTS = "/admin/attendees/event/"
 
 
 @pytest.fixture
@@ -139,3 +144,85 @@ def test_change_page_shows_the_times_and_offers_no_way_to_edit_or_delete_them(
 
 def iso_z(moment) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+# Areas and capacity
+
+
+def test_organizer_adds_an_area_inline_and_is_told_why_one_with_history_cannot_be_deleted(
+    page, log_in, make_user, event, make_attendee, screenshot
+):
+    hall = Area.objects.create(event=event, name="Main hall", capacity=100)
+    services.check_in(attendee=make_attendee(), by=None, area=hall)
+    log_in(page, make_user("superuser"), f"{EVENTS}{event.pk}/change/")
+
+    areas = page.locator(".inline-group", has_text="Areas")
+    expect(areas.locator("tr.has_original td.field-inside")).to_have_text("1")
+    page.get_by_label("Capacity:").fill("250")
+    areas.get_by_role("button", name=re.compile("Add another Area", re.IGNORECASE)).click()
+    areas.locator("input[name='areas-1-name']").fill("Workshop")
+    areas.locator("input[name='areas-1-capacity']").fill("20")
+    screenshot(page, "adding an area inline")
+    page.get_by_role("button", name="Save and continue editing").click()
+
+    expect(page.locator(".messagelist li.success")).to_be_visible()
+    assert sorted(event.areas.values_list("name", "capacity")) == [("Main hall", 100), ("Workshop", 20)]
+    assert Event.objects.get(pk=event.pk).capacity == 250
+
+    areas.locator("tr.has_original", has_text="Main hall").locator("input[name$='-DELETE']").check()
+    page.get_by_role("button", name="Save and continue editing").click()
+
+    expect(page.locator(".errornote")).to_be_visible()
+    expect(areas.locator(".errorlist.nonform")).to_have_text(
+        "The area “Main hall” cannot be deleted: people have been in it, and attendance history is kept forever."
+    )
+    screenshot(page, "deleting an area with history is refused")
+    assert event.areas.filter(name="Main hall").exists()
+
+
+def test_door_staff_find_forgotten_exits_and_see_where_everyone_is(
+    page, log_in, make_user, event, make_attendee, screenshot
+):
+    hall = Area.objects.create(event=event, name="Main hall")
+    now = timezone.now()
+    stays = {
+        "Ada": (now - timedelta(hours=5), hall),
+        "Alan": (now - timedelta(hours=3), None),
+        "Grace": (now - timedelta(minutes=20), hall),
+    }
+    people = {}
+    for name, (came, area) in stays.items():
+        people[name] = make_attendee(first_name=name, email=f"{name.lower()}@example.org")
+        with mock.patch("django.utils.timezone.now", return_value=came):
+            services.check_in(attendee=people[name], by=None, area=area)
+    log_in(page, make_user("door_staff", is_staff=True), CHANGELIST)
+
+    expect(row(page, people["Ada"]).locator("td.field-current_area")).to_have_text("Main hall")
+    expect(row(page, people["Alan"]).locator("td.field-current_area")).to_have_text("-")
+    filter_by(page, "By inside longer than", "2 hours")
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    expect(row(page, people["Grace"])).to_have_count(0)
+    screenshot(page, "inside longer than 2 hours")
+    filter_by(page, "By inside longer than", "4 hours")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    expect(row(page, people["Ada"])).to_be_visible()
+
+
+def test_event_list_shows_counts_and_leads_to_the_door_page_of_an_event(
+    page, log_in, make_user, event, other_event, make_attendee, screenshot
+):
+    event.capacity = 50
+    event.save()
+    for state in ("inside", "inside", "left", "never"):
+        make_attendee(state)
+    log_in(page, make_user("superuser"), EVENTS)
+
+    event_row = page.locator("#result_list tbody tr", has_text="PyCon")
+    expect(event_row.locator("td.field-registered")).to_have_text("4")
+    expect(event_row.locator("td.field-inside")).to_have_text("2")
+    expect(event_row.locator("td.field-capacity")).to_have_text("50")
+    screenshot(page, "event list with counts and door links")
+    event_row.get_by_role("link", name="Open the door page").click()
+
+    page.wait_for_url(re.compile(rf"{re.escape(reverse('attendees:door'))}\?event={event.pk}$"))
+    expect(page.locator("#door-event")).to_have_value(str(event.pk))

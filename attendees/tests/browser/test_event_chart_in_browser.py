@@ -1,6 +1,7 @@
 """The organizer's event page in a real browser: the attendance figures and the
 occupancy chart, an inline SVG drawn on the server."""
 
+import re
 from datetime import UTC, datetime
 from unittest import mock
 
@@ -8,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from attendees import services
-from attendees.models import Event
+from attendees.models import Area, Event
 
 from .conftest import PLAYWRIGHT_MISSING
 
@@ -43,9 +44,10 @@ def at(day: int, hour: int, minute: int) -> datetime:
     return datetime(2025, 3, day, hour, minute, tzinfo=UTC)
 
 
-def visit(attendee, checked_in: datetime, checked_out: datetime | None = None) -> None:
+def visit(attendee, checked_in: datetime, checked_out: datetime | None = None, area: Area | None = None) -> None:
+    """A stay in the event (in `area`, if given) ended by leaving the event."""
     with mock.patch("django.utils.timezone.now", return_value=checked_in):
-        services.check_in(attendee=attendee, by=None)
+        services.check_in(attendee=attendee, by=None, area=area)
     if checked_out is not None:
         with mock.patch("django.utils.timezone.now", return_value=checked_out):
             services.check_out(attendee=attendee, by=None)
@@ -81,6 +83,18 @@ def unreadable_labels(svg) -> list[str]:
         f"{a['text']!r} overlaps {b['text']!r}" for n, a in enumerate(texts) for b in texts[n + 1 :] if overlap(a, b)
     ]
     return problems
+
+
+def contrast(first: str, second: str) -> float:
+    """The WCAG contrast ratio of two CSS `rgb(...)` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(value) / 255 for value in re.findall(r"\d+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    lighter, darker = sorted([luminance(first), luminance(second)], reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
 
 
 @pytest.fixture
@@ -170,18 +184,23 @@ def test_occupancy_chart_of_an_overnight_event_keeps_its_dated_labels_inside_the
     assert unreadable_labels(figure.locator("svg")) == []
 
 
-def test_occupancy_chart_keeps_dark_text_on_white_in_the_admin_dark_theme(
-    new_page, log_in, make_user, afternoon, screenshot
-):
+def test_occupancy_chart_follows_the_admin_dark_theme(new_page, log_in, make_user, afternoon, screenshot):
     page = new_page(color_scheme="dark")
     log_in(page, make_user("superuser"), f"/admin/attendees/event/{afternoon.pk}/change/")
 
     chart = page.locator("figure.attendees-occupancy svg")
     expect(chart).to_be_visible()
-    expect(page.locator("body")).not_to_have_css("background-color", "rgb(255, 255, 255)")
-    expect(chart).to_have_css("background-color", "rgb(255, 255, 255)")
-    expect(chart.locator("text", has_text="Time (UTC)")).to_have_css("fill", "rgb(51, 51, 51)")
+    body = page.locator("body")
+    expect(body).not_to_have_css("background-color", "rgb(255, 255, 255)")
+    # The chart takes the page's own colours: light text and lines on the dark background.
+    page_background = body.evaluate("body => getComputedStyle(body).backgroundColor")
+    page_text = body.evaluate("body => getComputedStyle(body).color")
+    expect(chart).to_have_css("background-color", page_background)
+    expect(chart.locator("text", has_text="Time (UTC)")).to_have_css("fill", page_text)
+    expect(chart.locator("polyline.occupancy-line")).to_have_css("stroke", page_text)
     screenshot(page, "event page in the dark theme")
+
+    assert contrast(page_text, page_background) >= 7
 
 
 # What a phone shows: the SVG shrinks to the screen, and its 12-unit text with it.
@@ -202,3 +221,87 @@ def test_occupancy_chart_labels_stay_readable_on_a_phone(phone_page, log_in, mak
     screenshot(phone_page, "event page on a phone")
 
     assert chart.evaluate(SMALLEST_LABEL_PX) >= 9
+
+
+# Areas: one line per area beside the event's, told apart by a legend, in both themes.
+
+
+LINES = """svg => [...svg.querySelectorAll("polyline")].map(line => {
+    const style = getComputedStyle(line);
+    return {name: line.dataset.name || "", stroke: style.stroke, dashes: style.strokeDasharray};
+})"""
+
+
+@pytest.fixture
+def afternoon_in_areas(afternoon, make_attendee) -> Event:
+    """The afternoon, with a capacity, a hall, a workshop, a lounge with a long name and
+    a garden nobody went to; some people move between them."""
+    afternoon.capacity = 40
+    afternoon.save()
+    hall = Area.objects.create(event=afternoon, name="Main hall", capacity=6)
+    workshop = Area.objects.create(event=afternoon, name="Workshop", capacity=3)
+    lounge = Area.objects.create(event=afternoon, name="Sponsor lounge and exhibition area")
+    Area.objects.create(event=afternoon, name="Garden")
+    stays = [
+        (at(14, 14, 2), at(14, 15, 30), hall),
+        (at(14, 14, 12), at(14, 15, 50), hall),
+        (at(14, 14, 25), None, hall),
+        (at(14, 14, 30), at(14, 15, 0), workshop),
+        (at(14, 14, 45), None, workshop),
+        (at(14, 15, 5), at(14, 15, 45), lounge),
+        (at(14, 15, 15), None, lounge),
+    ]
+    for checked_in, checked_out, area in stays:
+        visit(make_attendee(event=afternoon), checked_in, checked_out, area)
+    return afternoon
+
+
+@pytest.mark.parametrize(
+    ("theme", "how"),
+    [("light", {}), ("dark", {"color_scheme": "dark"}), ("dark", {"stored_theme": "dark"})],
+    ids=["light", "dark-by-the-system", "dark-by-the-admin-toggle"],
+)
+def test_event_page_draws_a_labelled_line_per_area_readable_in_either_theme(
+    new_page, log_in, make_user, afternoon_in_areas, screenshot, theme, how
+):
+    options = {key: value for key, value in how.items() if key != "stored_theme"}
+    page = new_page(**options)
+    if "stored_theme" in how:
+        # What the admin's theme toggle remembers.
+        page.add_init_script(f"localStorage.setItem('theme', '{how['stored_theme']}')")
+    log_in(page, make_user("superuser"), f"/admin/attendees/event/{afternoon_in_areas.pk}/change/")
+
+    figure = page.locator("figure.attendees-occupancy")
+    chart = figure.locator("svg")
+    expect(chart).to_be_visible()
+    expect(chart.locator("polyline.occupancy-line")).to_be_visible()
+    expect(chart.locator("polyline.occupancy-area-line")).to_have_count(4)
+    legend = chart.locator("g.occupancy-legend-entry text")
+    expect(legend).to_have_text(["Whole event", "Garden", "Main hall", "Sponsor lounge and…", "Workshop"])
+    places = page.locator("table.attendees-places")
+    expect(places.get_by_role("row", name="Whole event")).to_contain_text("5 / 40")
+    expect(places.get_by_role("row", name="Workshop")).to_contain_text("1 / 3")
+    screenshot(page, f"event page with a line per area in the {theme} theme")
+    screenshot(Element(figure), f"occupancy chart with areas in the {theme} theme")
+
+    background = chart.evaluate("svg => getComputedStyle(svg).backgroundColor")
+    text = chart.evaluate("svg => getComputedStyle(svg.querySelector('text')).fill")
+    page_background = page.locator("body").evaluate("body => getComputedStyle(body).backgroundColor")
+    assert background == page_background
+    assert (contrast(background, "rgb(255, 255, 255)") < 1.5) == (theme == "light")
+    assert contrast(text, background) >= 7
+    lines = chart.evaluate(LINES)
+    assert [line["name"] for line in lines] == [
+        "",
+        "Garden",
+        "Main hall",
+        "Sponsor lounge and exhibition area",
+        "Workshop",
+    ]
+    # Told apart without colour: a solid line for the event, a dash pattern of its own for each area.
+    dashes = [line["dashes"] for line in lines]
+    assert dashes[0] == "none"
+    assert len(set(dashes)) == len(dashes)
+    for line in lines:
+        assert contrast(line["stroke"], background) >= 3, line
+    assert unreadable_labels(chart) == []
