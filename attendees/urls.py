@@ -9,6 +9,9 @@ app_name = "attendees"
 urlpatterns = [
     path("", views.door, name="door"),
     path("counts/", views.door_counts, name="door-counts"),
+    # Beside the door page, so that the worker's scope takes in the page.
+    path("sw.js", views.door_service_worker, name="door-service-worker"),
+    path("manifest.webmanifest", views.door_manifest, name="door-manifest"),
     path("login/", views.DoorLoginView.as_view(), name="door-login"),
     path("logout/", views.DoorLogoutView.as_view(), name="door-logout"),
 ]

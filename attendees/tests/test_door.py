@@ -1,3 +1,5 @@
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -6,19 +8,27 @@ from django.contrib.auth.models import Permission
 from django.contrib.staticfiles import finders
 
 from attendees import services
-from attendees.models import Event
+from attendees.models import Area, Event
 
 DOOR = "/door/"
 COUNTS = "/door/counts/"
 LOGIN = "/door/login/"
 LOGOUT = "/door/logout/"
+SERVICE_WORKER = "/door/sw.js"
+MANIFEST = "/door/manifest.webmanifest"
+# In the order the page loads them: the IndexedDB wrapper first, the page's own script last.
 DOOR_SCRIPTS = [
-    "attendees/door.js",
+    "attendees/vendor/idb/idb.js",
     "attendees/door/api.js",
     "attendees/door/render.js",
+    "attendees/door/store.js",
+    "attendees/door/roster.js",
+    "attendees/door/queue.js",
     "attendees/door/scanner.js",
     "attendees/door/camera.js",
+    "attendees/door.js",
 ]
+OWN_SCRIPTS = [name for name in DOOR_SCRIPTS if "/vendor/" not in name] + ["attendees/door/service-worker.js"]
 
 
 @pytest.fixture
@@ -125,8 +135,8 @@ def test_door_page_renders_for_door_staff_with_labelled_controls_and_a_live_regi
     assert 'id="door-message" class="result-text" role="status" aria-live="polite" aria-atomic="true"' in html
     assert 'id="door-summary" class="summary" aria-live="polite"' in html
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
-    for script in DOOR_SCRIPTS:
-        assert f'<script src="/static/{script}" defer></script>' in html
+    scripts = re.findall(r'<script src="/static/([^"]+)" defer></script>', html)
+    assert scripts == DOOR_SCRIPTS
     assert 'href="/static/attendees/door.css"' in html
 
 
@@ -153,13 +163,13 @@ def test_door_page_offers_the_camera_and_loads_the_qr_decoder_only_when_it_is_st
 
     assert "Scan with camera" in html
     assert 'data-jsqr-url="/static/attendees/vendor/jsqr/jsQR.js"' in html
-    assert '<script src="/static/attendees/vendor' not in html
+    assert '<script src="/static/attendees/vendor/jsqr' not in html
 
 
 def test_door_page_logs_out_with_a_post_to_the_door_logout(door_staff_client, event):
     html = door_staff_client.get(DOOR).content.decode()
 
-    assert '<form method="post" action="/door/logout/">' in html
+    assert '<form id="door-logout" method="post" action="/door/logout/">' in html
 
 
 def test_door_page_shows_no_ticket_code(door_staff_client, make_attendee, event):
@@ -175,6 +185,10 @@ def test_door_page_tells_its_script_where_the_api_and_counts_are_and_passes_the_
 
     assert 'data-attendees-url="/api/attendees/"' in html
     assert 'data-scans-url="/api/scans/"' in html
+    assert 'data-batch-url="/api/scans/batch/"' in html
+    assert 'data-roster-url="/api/events/{id}/roster/"' in html
+    assert 'data-service-worker-url="/door/sw.js"' in html
+    assert 'data-door-url="/door/"' in html
     assert 'data-undo-url="/api/records/{id}/undo/"' in html
     assert 'data-counts-url="/door/counts/"' in html
     assert 'data-username="door_staff"' in html
@@ -234,7 +248,15 @@ def test_door_counts_give_inside_left_and_not_arrived_of_the_event_only(
         response = door_staff_client.get(COUNTS, {"event": event.pk})
 
     assert response.status_code == 200
-    assert response.json() == {"event": event.pk, "registered": 6, "inside": 2, "left": 1, "not_arrived": 3}
+    assert response.json() == {
+        "event": event.pk,
+        "registered": 6,
+        "inside": 2,
+        "left": 1,
+        "not_arrived": 3,
+        "capacity": None,
+        "place": {"area": None, "name": "PyCon", "inside": 2, "capacity": None},
+    }
 
 
 def test_door_counts_count_a_returning_attendee_once_as_inside(door_staff_client, make_attendee, event):
@@ -251,7 +273,197 @@ def test_door_counts_of_an_event_without_attendees_are_zero(door_staff_client, e
         "inside": 0,
         "left": 0,
         "not_arrived": 0,
+        "capacity": None,
+        "place": {"area": None, "name": "PyCon", "inside": 0, "capacity": None},
     }
+
+
+@pytest.fixture
+def workshop(event) -> Area:
+    return Area.objects.create(event=event, name="Workshop", capacity=3)
+
+
+def test_door_counts_of_an_area_give_who_is_in_it_and_its_capacity_beside_the_events_counts(
+    door_staff_client, make_attendee, event, workshop
+):
+    event.capacity = 50
+    event.save()
+    for _ in range(2):
+        services.check_in(attendee=make_attendee(), by=None, area=workshop)
+    make_attendee("inside")
+    make_attendee("left")
+    make_attendee()
+
+    response = door_staff_client.get(COUNTS, {"event": event.pk, "area": workshop.pk})
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "event": event.pk,
+        "registered": 5,
+        "inside": 3,
+        "left": 1,
+        "not_arrived": 1,
+        "capacity": 50,
+        "place": {"area": workshop.pk, "name": "Workshop", "inside": 2, "capacity": 3},
+    }
+
+
+def test_door_counts_of_the_whole_event_give_the_events_own_capacity_and_number_inside(
+    door_staff_client, make_attendee, event, workshop
+):
+    event.capacity = 4
+    event.save()
+    services.check_in(attendee=make_attendee(), by=None, area=workshop)
+    make_attendee("inside")
+
+    place = door_staff_client.get(COUNTS, {"event": event.pk}).json()["place"]
+
+    assert place == {"area": None, "name": "PyCon", "inside": 2, "capacity": 4}
+
+
+def test_door_counts_of_an_area_take_as_many_queries_for_a_crowd_as_for_one(
+    door_staff_client, make_attendee, event, workshop, django_assert_num_queries
+):
+    services.check_in(attendee=make_attendee(), by=None, area=workshop)
+    # Session, user, the two permission queries, the event, the area, then one aggregate.
+    with django_assert_num_queries(7):
+        door_staff_client.get(COUNTS, {"event": event.pk, "area": workshop.pk})
+    workshop.capacity = 40
+    workshop.save()
+    for _ in range(30):
+        services.check_in(attendee=make_attendee(), by=None, area=workshop)
+
+    with django_assert_num_queries(7):
+        response = door_staff_client.get(COUNTS, {"event": event.pk, "area": workshop.pk})
+
+    assert response.json()["place"]["inside"] == 31
+
+
+def test_door_counts_of_an_area_of_another_event_or_no_area_at_all_are_a_404(
+    door_staff_client, event, other_event, workshop
+):
+    assert door_staff_client.get(COUNTS, {"event": other_event.pk, "area": workshop.pk}).status_code == 404
+    assert door_staff_client.get(COUNTS, {"event": event.pk, "area": 999999}).status_code == 404
+
+
+@pytest.mark.parametrize("area", ["abc", "-1", "1.5"])
+def test_door_counts_with_an_area_that_is_not_an_id_are_a_400(door_staff_client, event, area):
+    response = door_staff_client.get(COUNTS, {"event": event.pk, "area": area})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "area_invalid"
+
+
+def test_door_page_offers_the_areas_of_every_event_for_the_script_to_pick_from(
+    door_staff_client, event, other_event, workshop
+):
+    Area.objects.create(event=other_event, name="Hall", capacity=None)
+
+    html = door_staff_client.get(DOOR).content.decode()
+
+    areas = json.loads(re.search(r'<script id="door-areas" type="application/json">(.*?)</script>', html).group(1))
+    assert sorted(areas, key=lambda area: area["name"]) == [
+        {"id": workshop.pk + 1, "event": other_event.pk, "name": "Hall", "capacity": None},
+        {"id": workshop.pk, "event": event.pk, "name": "Workshop", "capacity": 3},
+    ]
+    assert '<label for="door-area">Area</label>' in html
+    assert '<option value="">Whole event</option>' in html
+
+
+def test_door_page_tells_the_script_each_events_capacity(door_staff_client, event, other_event):
+    event.capacity = 120
+    event.save()
+
+    html = door_staff_client.get(DOOR).content.decode()
+
+    assert f'<option value="{event.pk}" data-capacity="120">PyCon</option>' in html
+    assert f'<option value="{other_event.pk}">DjangoCon</option>' in html
+
+
+def test_door_page_offers_admit_anyway_only_to_those_allowed_to_override_capacity(client, door_staff, event):
+    client.force_login(door_staff)
+    assert "Admit anyway" not in client.get(DOOR).content.decode()
+
+    door_staff.user_permissions.add(
+        Permission.objects.get(content_type__app_label="attendees", codename="override_capacity")
+    )
+    door_staff = type(door_staff).objects.get(pk=door_staff.pk)  # Permissions are cached on the instance.
+    client.force_login(door_staff)
+
+    html = client.get(DOOR).content.decode()
+    assert '<button type="button" id="door-override" class="undo override" hidden>Admit anyway</button>' in html
+
+
+def test_door_page_links_its_web_app_manifest(door_staff_client, event):
+    html = door_staff_client.get(DOOR).content.decode()
+
+    assert '<link rel="manifest" href="/door/manifest.webmanifest">' in html
+
+
+def test_the_manifest_opens_the_door_page_as_an_app_of_its_own(client, db):
+    response = client.get(MANIFEST)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/manifest+json"
+    manifest = response.json()
+    assert manifest["start_url"] == DOOR
+    assert manifest["scope"] == DOOR
+    assert manifest["display"] == "standalone"
+    assert manifest["name"] == "Door: check attendees in and out"
+    [icon] = manifest["icons"]
+    assert icon["src"] == "/static/attendees/door-icon.svg"
+    assert finders.find("attendees/door-icon.svg") is not None
+
+
+def service_worker_config(response) -> dict:
+    first_line = response.content.decode().partition("\n")[0]
+    assert first_line.startswith("self.doorOffline = ")
+    return json.loads(first_line.removeprefix("self.doorOffline = ").removesuffix(";"))
+
+
+def test_the_service_worker_is_served_beside_the_door_page_so_that_its_scope_takes_in_the_page(client, db):
+    response = client.get(SERVICE_WORKER)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/javascript; charset=utf-8"
+    assert response["Cache-Control"] == "no-cache"
+    assert SERVICE_WORKER.rpartition("/")[0] + "/" == DOOR
+    source = Path(finders.find("attendees/door/service-worker.js")).read_text()
+    assert response.content.decode().endswith(source)
+
+
+def test_the_service_worker_keeps_the_page_its_scripts_stylesheet_and_vendored_libraries(client, db):
+    config = service_worker_config(client.get(SERVICE_WORKER))
+
+    assert config["page"] == DOOR
+    assert config["manifest"] == MANIFEST
+    assert config["assets"] == [
+        "/static/attendees/door.css",
+        *(f"/static/{script}" for script in DOOR_SCRIPTS),
+        "/static/attendees/vendor/jsqr/jsQR.js",
+        "/static/attendees/door-icon.svg",
+    ]
+    assert re.fullmatch(r"[0-9a-f]{16}", config["version"])
+
+
+def test_the_service_worker_gets_a_new_version_when_an_asset_changes(client, db, monkeypatch):
+    from attendees import views
+
+    before = service_worker_config(client.get(SERVICE_WORKER))["version"]
+    assert service_worker_config(client.get(SERVICE_WORKER))["version"] == before
+    original = views._static_bytes
+    monkeypatch.setattr(
+        views, "_static_bytes", lambda name: original(name) + (b"\n" if name == "attendees/door.js" else b"")
+    )
+
+    assert service_worker_config(client.get(SERVICE_WORKER))["version"] != before
+
+
+def test_the_door_login_page_is_not_kept_for_offline_use_by_the_worker(client, db):
+    config = service_worker_config(client.get(SERVICE_WORKER))
+
+    assert LOGIN not in config["assets"]
+    assert all(url.startswith("/static/") for url in config["assets"])
 
 
 @pytest.mark.parametrize("query", [{}, {"event": ""}, {"event": "abc"}, {"event": "-1"}])
@@ -270,7 +482,7 @@ def test_door_counts_send_anonymous_users_to_the_login(client, db):
     assert client.get(COUNTS, {"event": 1}).status_code == 302
 
 
-@pytest.mark.parametrize("name", [*DOOR_SCRIPTS, "attendees/door.css"])
+@pytest.mark.parametrize("name", [*OWN_SCRIPTS, "attendees/door.css"])
 def test_door_assets_are_served_from_the_app_and_load_nothing_from_elsewhere(name):
     path = finders.find(name)
 
@@ -281,8 +493,18 @@ def test_door_assets_are_served_from_the_app_and_load_nothing_from_elsewhere(nam
 
 
 def test_door_scripts_never_log_to_the_console():
-    for name in DOOR_SCRIPTS:
+    for name in OWN_SCRIPTS:
         assert "console." not in Path(finders.find(name)).read_text(), name
+
+
+def test_the_vendored_indexeddb_wrapper_comes_with_its_license_and_says_where_it_is_from():
+    wrapper = Path(finders.find("attendees/vendor/idb/idb.js"))
+
+    assert hashlib.sha256(wrapper.read_bytes()).hexdigest() in (wrapper.parent / "README.txt").read_text()
+    assert "ISC License" in (wrapper.parent / "LICENSE").read_text()
+    readme = (wrapper.parent / "README.txt").read_text()
+    assert "idb 8.0.4" in readme
+    assert "ISC License" in readme
 
 
 def test_the_vendored_qr_decoder_comes_with_its_license_and_says_where_it_is_from():

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import connection
 
-from attendees.models import Record, Visit
+from attendees.models import Area, Record, Visit
 
 from .conftest import PASSWORD, PHONE, PLAYWRIGHT_MISSING
 
@@ -256,6 +256,28 @@ def test_mode_station_and_event_are_remembered_on_the_device(phone_page, make_us
     expect(page.get_by_role("button", name="Entrance", exact=True)).to_have_attribute("aria-pressed", "false")
     expect_counts(page, inside=1, left=0, not_arrived=0)
     expect(page).to_have_url(re.compile(rf"/door/\?event={other_event.pk}$"))
+    assert focused(page, "id") == "door-query"
+
+
+def test_the_area_is_remembered_with_the_event_and_offered_only_for_events_with_areas(
+    phone_page, make_user, crowd, event, other_event
+):
+    Area.objects.create(event=event, name="Workshop", capacity=10)
+    hall = Area.objects.create(event=event, name="Hall")
+    page = phone_page
+    sign_in_at_the_door(page, make_user("door_staff"), f"/door/?event={other_event.pk}")
+    expect(page.get_by_label("Area")).to_be_hidden()
+
+    page.get_by_label("Event").select_option(label="PyCon")
+    expect(page.get_by_label("Area").locator("option")).to_have_text(["Whole event", "Hall", "Workshop"])
+    page.get_by_label("Area").select_option(label="Hall")
+    expect(page.locator("#door-place")).to_have_text("Hall0 inside")
+
+    page.goto("/door/")
+
+    expect(page.get_by_label("Event")).to_have_value(str(event.pk))
+    expect(page.get_by_label("Area")).to_have_value(str(hall.pk))
+    expect(page.locator("#door-place")).to_have_text("Hall0 inside")
     assert focused(page, "id") == "door-query"
 
 

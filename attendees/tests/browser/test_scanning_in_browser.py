@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import segno
+from django.contrib.auth.models import Permission
 
-from attendees.models import Record, RefusedScan
+from attendees import services
+from attendees.models import Area, Record, RefusedScan
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, PLAYWRIGHT_MISSING, TIMEOUT_MS
 from .test_door_in_browser import sign_in_at_the_door
@@ -104,6 +106,11 @@ def door(phone_page, make_user, event, people):
     phone_page.on("pageerror", lambda error: errors.append(error))
     sign_in_at_the_door(phone_page, make_user("door_staff", is_staff=False))
     expect(phone_page.locator("#count-inside")).to_have_text("1")
+    # The page's first requests are done: its service worker is in control (it has saved
+    # the page) and the roster is on the device. The test's own writes then meet no reads
+    # of the page's in the shared test database.
+    phone_page.wait_for_function("navigator.serviceWorker.controller !== null")
+    expect(phone_page.locator("#door-roster")).not_to_be_empty()
     yield phone_page
     assert errors == []
 
@@ -561,3 +568,142 @@ def test_three_tickets_by_camera_one_after_another_and_one_by_typing_the_code(
     expect_result(page, "checked-in", "Checked in", "Barbara Liskov")
     expect(page.locator("#count-inside")).to_have_text("5")
     assert Record.objects.filter(source="scan", type="check_in", voided_at=None).count() == 4
+
+
+# Areas and capacity at the door
+
+
+@pytest.fixture
+def workshop(event, make_attendee) -> Area:
+    """A workshop for five, with three of PyCon's attendees in it."""
+    area = Area.objects.create(event=event, name="Workshop", capacity=5)
+    for number in range(3):
+        services.check_in(attendee=make_attendee(first_name="Early", last_name=f"Bird {number}"), by=None, area=area)
+    return area
+
+
+def choose_area(page, name: str) -> None:
+    page.get_by_label("Area").select_option(label=name)
+    page.locator("#door-query").focus()
+
+
+def place(page):
+    return page.locator("#door-place")
+
+
+def can_override_capacity(user):
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="attendees", codename="override_capacity"))
+    return user
+
+
+def test_the_area_picked_shows_inside_over_capacity_amber_from_80_percent_and_red_with_a_refusal_when_full(
+    door, people, workshop, screenshot
+):
+    door.reload()  # The workshop opened after the page did.
+    expect(door.get_by_label("Area")).to_have_value("")
+    expect(door.get_by_label("Area").locator("option")).to_have_text(["Whole event", "Workshop"])
+    expect(place(door)).to_be_hidden()  # The whole event has no capacity: its number inside is among the counts.
+    choose_area(door, "Workshop")
+    expect(place(door)).to_have_text("Workshop3 / 5 inside")
+    expect(place(door)).to_have_attribute("data-level", "open")
+
+    scan_with_the_barcode_scanner(door, people["ada"].ticket_code)
+
+    expect_result(door, "checked-in", "Checked in", "Ada Lovelace")
+    expect(place(door)).to_have_text("Workshop4 / 5 insideNearly full")
+    expect(place(door)).to_have_attribute("data-level", "nearly-full")
+    assert place(door).evaluate("element => getComputedStyle(element).backgroundColor") == "rgb(254, 243, 199)"
+    screenshot(door, "workshop nearly full")
+
+    scan_with_the_barcode_scanner(door, people["grace"].ticket_code)
+    expect_result(door, "checked-in", "Checked in", "Grace Hopper")
+    expect(place(door)).to_have_text("Workshop5 / 5 insideFull")
+    expect(place(door)).to_have_attribute("data-level", "full")
+    assert place(door).evaluate("element => getComputedStyle(element).backgroundColor") == "rgb(161, 26, 26)"
+
+    scan_with_the_barcode_scanner(door, people["edsger"].ticket_code)
+
+    expect_result(door, "refused", "Full", "Edsger Dijkstra")
+    expect(result(door).locator(".result-detail")).to_have_text("Workshop is full: 5 inside, capacity 5.")
+    expect(door.get_by_role("button", name="Admit anyway")).to_have_count(0)
+    screenshot(door, "workshop full refused for door staff")
+    assert [(record.area_id, record.source) for record in records_of(people["ada"])] == [
+        (None, "scan"),
+        (workshop.pk, "scan"),
+    ]
+    assert records_of(people["edsger"]) == []
+    assert RefusedScan.objects.get(attendee=people["edsger"]).reason == "capacity_reached"
+
+
+def test_someone_allowed_to_override_capacity_admits_anyway_into_a_full_area(
+    phone_page, make_user, event, people, workshop, screenshot
+):
+    workshop.capacity = 3
+    workshop.save()
+    page = phone_page
+    sign_in_at_the_door(page, can_override_capacity(make_user("door_staff", username="supervisor")))
+    choose_area(page, "Workshop")
+    expect(place(page)).to_have_text("Workshop3 / 3 insideFull")
+
+    scan_with_the_barcode_scanner(page, people["ada"].ticket_code)
+
+    expect_result(page, "refused", "Full", "Ada Lovelace")
+    expect(result(page).locator(".result-detail")).to_have_text("Workshop is full: 3 inside, capacity 3.")
+    admit = page.get_by_role("button", name="Admit anyway")
+    expect(admit).to_be_visible()
+    assert focused_id(page) == "door-query"
+    screenshot(page, "workshop full with admit anyway")
+    assert records_of(people["ada"]) == []
+
+    admit.click()
+
+    expect_result(page, "checked-in", "Checked in", "Ada Lovelace")
+    expect(admit).to_be_hidden()
+    expect(place(page)).to_have_text("Workshop4 / 3 insideFull")
+    screenshot(page, "admitted anyway")
+    event_record, area_record = records_of(people["ada"])
+    assert (area_record.area_id, area_record.capacity_override, area_record.source) == (workshop.pk, True, "scan")
+    assert event_record.area_id is None
+
+
+def test_a_tap_on_a_name_in_a_full_area_is_refused_and_admitted_anyway_by_someone_allowed_to(
+    phone_page, make_user, event, people, workshop
+):
+    workshop.capacity = 3
+    workshop.save()
+    page = phone_page
+    sign_in_at_the_door(page, can_override_capacity(make_user("door_staff", username="supervisor")))
+    choose_area(page, "Workshop")
+    page.locator("#door-query").fill("hopper")
+    page.get_by_role("button", name="Check in Grace Hopper").click()
+    expect_result(page, "refused", "Full", "Grace Hopper")
+
+    page.get_by_role("button", name="Admit anyway").click()
+
+    expect_result(page, "checked-in", "Checked in", "Grace Hopper")
+    assert [(record.area_id, record.capacity_override) for record in records_of(people["grace"])] == [
+        (None, False),
+        (workshop.pk, True),
+    ]
+
+
+def test_a_full_area_its_refusal_and_admit_anyway_fit_a_phone_with_its_keyboard_up(
+    new_page, make_user, event, people, workshop, screenshot
+):
+    workshop.capacity = 3
+    workshop.save()
+    page = new_page(PHONE_WITH_KEYBOARD_UP, is_mobile=True, has_touch=True)
+    sign_in_at_the_door(page, can_override_capacity(make_user("door_staff", username="supervisor")))
+    choose_area(page, "Workshop")
+    page.get_by_label("Station").fill("Workshop door")
+    page.locator("#door-query").focus()
+
+    scan_with_the_barcode_scanner(page, people["ada"].ticket_code)
+
+    expect_result(page, "refused", "Full", "Ada Lovelace")
+    for part in ("#door-event", "#door-area", "#door-station", ".modes", "#door-place", "#door-query", "#door-result"):
+        assert_fully_visible(page, part)
+    assert_fully_visible(page, "#door-override")
+    assert page.evaluate("window.scrollY") == 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WITH_KEYBOARD_UP["width"]
+    screenshot(page, "390 x 500 full area with admit anyway")

@@ -12,11 +12,27 @@
     return translated.replace(/%\((\w+)\)s/g, (placeholder, name) => (name in values ? values[name] : placeholder));
   }
 
+  // Plural forms through the catalog when there is one; `%(count)s` is filled in.
+  function tn(singular, plural, count, values = {}) {
+    const translated =
+      typeof window.ngettext === "function"
+        ? window.ngettext(singular, plural, count)
+        : count === 1
+          ? singular
+          : plural;
+    return translated.replace(/%\((\w+)\)s/g, (placeholder, name) =>
+      name === "count" ? String(count) : name in values ? values[name] : placeholder,
+    );
+  }
+
   // A result stays at least this long before the next one replaces it, so that door
   // staff see every one, also when the camera reads tickets in quick succession.
   const MIN_SHOWN_MS = 1500;
 
   const GLYPHS = { "checked-in": "✓", "checked-out": "→", refused: "✕", undone: "↶", idle: "", notice: "!" };
+
+  // A place is "nearly full" from this share of its capacity on.
+  const NEARLY_FULL = 0.8;
 
   function fullName(attendee) {
     return `${attendee.first_name} ${attendee.last_name}`;
@@ -98,9 +114,11 @@
 
   // The result panel. A view is
   //   { kind: "checked-in"|"checked-out"|"refused"|"undone"|"notice", title, name, detail,
-  //     undo: { until, busy } | null }
-  // and the panel offers "Undo" while `undo.until` lies ahead.
-  function createResultPanel({ panel, text, undoButton, feedback, onShown }) {
+  //     undo: { until, busy } | null, override: { busy } | null, offline: bool }
+  // and the panel offers "Undo" while `undo.until` lies ahead, and "Admit anyway" (when
+  // the page has that button: only for those allowed to) while the view has `override`.
+  // An offline view is one saved on the device, not yet answered by the server.
+  function createResultPanel({ panel, text, undoButton, overrideButton, feedback, onShown }) {
     const title = text.querySelector(".result-title");
     const name = text.querySelector(".result-name");
     const detail = text.querySelector(".result-detail");
@@ -115,7 +133,15 @@
     function paint(view, { repeat = false } = {}) {
       current = view;
       shownAt = performance.now();
+      // Counted from the frame that shows it: work that follows on the page must not eat
+      // into its time on screen.
+      requestAnimationFrame(() => {
+        if (current === view) {
+          shownAt = performance.now();
+        }
+      });
       panel.className = `result result-${view.kind}`;
+      panel.classList.toggle("result-offline", Boolean(view.offline));
       panel.dataset.glyph = GLYPHS[view.kind] || "";
       title.textContent = view.title;
       name.textContent = view.name || "";
@@ -170,6 +196,11 @@
     }
 
     function refreshUndo() {
+      if (overrideButton) {
+        const override = current && current.override;
+        overrideButton.hidden = !override;
+        overrideButton.setAttribute("aria-disabled", String(Boolean(override && override.busy)));
+      }
       clearTimeout(undoTimer);
       const undo = current && current.undo;
       const left = undo ? undo.until - Date.now() : 0;
@@ -220,10 +251,13 @@
     const badge = document.createElement("span");
     badge.className = `state state-${state.key}`;
     badge.textContent = state.label;
-    const emailLine = document.createElement("span");
-    emailLine.className = "email";
-    emailLine.textContent = attendee.email;
-    details.append(badge, emailLine);
+    details.append(badge);
+    if (attendee.email) {
+      const emailLine = document.createElement("span");
+      emailLine.className = "email";
+      emailLine.textContent = attendee.email;
+      details.append(emailLine);
+    }
     who.append(nameLine, details);
 
     const button = document.createElement("button");
@@ -232,7 +266,10 @@
     button.className = `action ${checkingOut ? "action-check-out" : "action-check-in"}`;
     button.dataset.action = action;
     button.textContent = checkingOut ? t("Check out") : t("Check in");
-    button.setAttribute("aria-label", checkingOut ? t("Check out %(name)s", { name: label }) : t("Check in %(name)s", { name: label }));
+    button.setAttribute(
+      "aria-label",
+      checkingOut ? t("Check out %(name)s", { name: label }) : t("Check in %(name)s", { name: label }),
+    );
     button.addEventListener("click", () => onAct(attendee, action, button));
 
     item.append(who, button);
@@ -255,8 +292,98 @@
     }
   }
 
+  // How full the chosen place (the event, or an area) is: "inside / capacity", amber
+  // from 80 % and red at 100 %, said in words too. An event without a capacity shows
+  // nothing here: its number inside is among the counts already.
+  function renderPlace(element, place) {
+    element.replaceChildren();
+    if (!place || (place.area === null && place.capacity === null)) {
+      element.hidden = true;
+      delete element.dataset.level;
+      return;
+    }
+    const name = document.createElement("span");
+    name.className = "place-name";
+    name.textContent = place.name;
+    const count = document.createElement("span");
+    count.className = "place-count";
+    let level = "open";
+    if (place.capacity === null) {
+      count.textContent = t("%(inside)s inside", { inside: place.inside });
+    } else {
+      count.textContent = t("%(inside)s / %(capacity)s inside", { inside: place.inside, capacity: place.capacity });
+      if (place.inside >= place.capacity) {
+        level = "full";
+      } else if (place.inside >= place.capacity * NEARLY_FULL) {
+        level = "nearly-full";
+      }
+    }
+    element.append(name, count);
+    if (level !== "open") {
+      const word = document.createElement("span");
+      word.className = "place-level";
+      word.textContent = level === "full" ? t("Full") : t("Nearly full");
+      element.append(word);
+    }
+    element.dataset.level = level;
+    element.hidden = false;
+  }
+
+  // The refusals the server gave for scans made offline, with their reasons in words.
+  const REASONS = {
+    unknown_ticket: () => t("Unknown ticket"),
+    wrong_event: () => t("Ticket for another event"),
+    already_checked_in: () => t("Already inside"),
+    not_checked_in: () => t("Was not inside"),
+    already_checked_out: () => t("Had already left"),
+    capacity_reached: () => t("The place was full"),
+    too_old: () => t("More than 7 days old"),
+    out_of_order: () => t("Older than the attendee's latest record"),
+    invalid: () => t("Not a valid scan"),
+  };
+
+  function reason(code) {
+    return code in REASONS ? REASONS[code]() : t("Refused (%(code)s)", { code });
+  }
+
+  function renderRefused(list, refusals) {
+    list.replaceChildren(
+      ...refusals.map((refusal) => {
+        const item = document.createElement("li");
+        item.className = "refused-item";
+        // Whose ticket it was, when the device knew; else the reason stands in the name's place.
+        const who = document.createElement("span");
+        who.className = "refused-who";
+        who.textContent = refusal.name || reason(refusal.code);
+        const what = document.createElement("span");
+        what.className = "refused-what";
+        const time = clock(refusal.at);
+        if (!refusal.name) {
+          what.textContent =
+            {
+              in: t("Entrance scan at %(time)s", { time }),
+              out: t("Exit scan at %(time)s", { time }),
+            }[refusal.direction] || t("Scan at %(time)s", { time });
+        } else {
+          const values = { reason: reason(refusal.code), time };
+          what.textContent =
+            {
+              in: t("%(reason)s: entrance scan at %(time)s", values),
+              out: t("%(reason)s: exit scan at %(time)s", values),
+            }[refusal.direction] || t("%(reason)s: scan at %(time)s", values);
+        }
+        item.append(who, what);
+        return item;
+      }),
+    );
+  }
+
   door.render = {
     t,
+    tn,
+    reason,
+    renderPlace,
+    renderRefused,
     fullName,
     clock,
     latest,
