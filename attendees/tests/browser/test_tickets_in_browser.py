@@ -51,8 +51,9 @@ def ada(make_attendee, event) -> Attendee:
 
 
 @pytest.fixture
-def berlin(settings):
-    settings.TIME_ZONE = "Europe/Berlin"
+def berlin(ada):
+    ada.event.timezone = "Europe/Berlin"
+    ada.event.save()
 
 
 def test_attendee_opens_their_ticket_on_a_phone_and_its_code_scans_from_the_screen(new_page, ada, berlin, screenshot):
