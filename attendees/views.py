@@ -7,22 +7,25 @@ A service worker keeps the page and its assets for offline use; the scripts keep
 event's roster and the scans made offline in the browser's IndexedDB.
 """
 
+import functools
 import hashlib
 import json
 from pathlib import Path
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.views import redirect_to_login
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, render, resolve_url
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from . import selectors
+from .conf import app_settings
 from .models import Area, Attendee, Event
 
 # Finding attendees needs `view_attendee` (the API's rule for every attendee endpoint);
@@ -49,9 +52,18 @@ SERVICE_WORKER = "attendees/door/service-worker.js"
 
 
 def door_staff_only(view):
-    """Anonymous users go to the project's login page (`settings.LOGIN_URL`); logged-in
-    users without the door permissions get 403."""
-    return login_required(permission_required(DOOR_PERMISSIONS, raise_exception=True)(view))
+    """Anonymous users go to the door's login page (`ATTENDEES["DOOR_LOGIN_URL"]`, by
+    default the project's `settings.LOGIN_URL`); logged-in users without the door
+    permissions get 403."""
+    checked = permission_required(DOOR_PERMISSIONS, raise_exception=True)(view)
+
+    @functools.wraps(view)
+    def door_view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), resolve_url(app_settings.DOOR_LOGIN_URL))
+        return checked(request, *args, **kwargs)
+
+    return door_view
 
 
 class DoorLoginView(auth_views.LoginView):
@@ -82,11 +94,11 @@ def door(request: HttpRequest) -> HttpResponse:
             "can_override_capacity": request.user.has_perm("attendees.override_capacity"),
             "door_stylesheet": DOOR_STYLESHEET,
             "door_scripts": DOOR_SCRIPTS,
-            "attendees_url": reverse("attendee-list"),
-            "scans_url": reverse("scan-list"),
-            "batch_url": reverse("scan-batch"),
-            "roster_url": _url_with_id_placeholder("event-roster"),
-            "undo_url": _url_with_id_placeholder("record-undo"),
+            "attendees_url": reverse("attendees_api:attendee-list"),
+            "scans_url": reverse("attendees_api:scan-list"),
+            "batch_url": reverse("attendees_api:scan-batch"),
+            "roster_url": _url_with_id_placeholder("attendees_api:event-roster"),
+            "undo_url": _url_with_id_placeholder("attendees_api:record-undo"),
             "counts_url": reverse("attendees:door-counts"),
             "service_worker_url": reverse("attendees:door-service-worker"),
         },

@@ -11,6 +11,9 @@ from .views import (
     ScanViewSet,
 )
 
+# The API's URL names live in their own namespace, out of the host project's way.
+app_name = "attendees_api"
+
 router = DefaultRouter()
 # Ids are matched loosely (see ApiViewSet.lookup_value_regex), so no `.json` suffix routes.
 router.include_format_suffixes = False
