@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 from django.template.loader import render_to_string
+from django.utils import dateformat
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
@@ -84,12 +85,13 @@ def occupancy_svg(points: Points, *, areas: Sequence[tuple[str, Points]] = ()) -
         return " ".join(f"{px},{py}" for px, py in corners)
 
     several_days = points[0][0].date() != points[-1][0].date()
-    label_format = "%b %d %H:%M" if several_days else "%H:%M"
+    # Django's date format, so that month names follow the active language.
+    label_format = "M d H:i" if several_days else "H:i"
     every = max(1, math.ceil(len(points) / X_LABELS))
-    x_ticks = [Tick(x(at), at.strftime(label_format)) for at, _ in points[:-1:every]]
+    x_ticks = [Tick(x(at), dateformat.format(at, label_format)) for at, _ in points[:-1:every]]
     if len(points) > 1 and x(points[-1][0]) - x_ticks[-1].position > plot_width / (2 * X_LABELS):
         # The end (now, or the event's end) is labelled unless it would crowd the last tick.
-        x_ticks.append(Tick(x(points[-1][0]), points[-1][0].strftime(label_format)))
+        x_ticks.append(Tick(x(points[-1][0]), dateformat.format(points[-1][0], label_format)))
     y_ticks = [Tick(y(value), str(value)) for value in sorted({0, top_value // 2, top_value})]
 
     named = [(gettext("Whole event"), points), *areas] if areas else [("", points)]

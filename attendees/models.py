@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 # What a ticket's QR code holds. Generated ones are 22 characters from 128 random bits;
 # organizers may bring their own from another ticketing system.
@@ -27,7 +28,7 @@ GENERATED_TICKET_CODE_BYTES = 16
 TICKET_CODE_PATTERN = r"^[A-Za-z0-9._:-]{6,64}$"
 ticket_code_validator = RegexValidator(
     TICKET_CODE_PATTERN,
-    "A ticket code has 6 to 64 characters: letters, digits and - _ . :",
+    _("A ticket code has 6 to 64 characters: letters, digits and - _ . :"),
     code="invalid_ticket_code",
 )
 
@@ -49,7 +50,7 @@ def _zone_names() -> frozenset[str]:
 def validate_timezone(name: str) -> None:
     if name not in _zone_names():
         raise ValidationError(
-            "%(name)s is not a time zone name; use an IANA name such as Europe/Berlin.",
+            _("%(name)s is not a time zone name; use an IANA name such as Europe/Berlin."),
             code="invalid_timezone",
             params={"name": name},
         )
@@ -60,7 +61,7 @@ class CountsWhoIsInside(models.Model):
     UPDATEs, in the same transaction as the stays): saving the place never writes it
     back, so a stale copy in memory cannot overwrite the count."""
 
-    inside = models.PositiveIntegerField(default=0, editable=False)
+    inside = models.PositiveIntegerField(_("inside"), default=0, editable=False)
 
     class Meta:
         abstract = True
@@ -74,35 +75,41 @@ class CountsWhoIsInside(models.Model):
 
 
 class Event(CountsWhoIsInside):
-    name = models.CharField(max_length=200)
-    starts_at = models.DateTimeField(null=True, blank=True)
-    ends_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(_("name"), max_length=200)
+    starts_at = models.DateTimeField(_("starts at"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
     auto_checkout_at = models.DateTimeField(
+        _("auto checkout at"),
         null=True,
         blank=True,
-        help_text="When `checkout_all --due` checks out everyone still inside; it then moves on by a day "
-        "while the event lasts.",
+        help_text=_(
+            "When `checkout_all --due` checks out everyone still inside; it then moves on by a day "
+            "while the event lasts."
+        ),
     )
     capacity = models.PositiveIntegerField(
-        null=True, blank=True, help_text="How many people may be inside at once; empty for no limit."
+        _("capacity"), null=True, blank=True, help_text=_("How many people may be inside at once; empty for no limit.")
     )
     timezone = models.CharField(
+        _("time zone"),
         max_length=64,
         default=default_timezone,
         validators=[validate_timezone],
-        help_text="Where the event takes place, e.g. Europe/Berlin: its times are shown in this zone.",
+        help_text=_("Where the event takes place, e.g. Europe/Berlin: its times are shown in this zone."),
     )
     # `inside`: how many are inside now, kept by the services in the same transaction as
     # the stays, so a live count is one row and the capacity holds under any concurrency.
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["-starts_at", "id"]
         indexes = [models.Index(fields=["auto_checkout_at"], name="event_auto_checkout_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ends_at__isnull=True) | Q(starts_at__isnull=True) | Q(ends_at__gte=F("starts_at")),
                 name="attendees_event_ends_after_start",
-                violation_error_message="The event cannot end before it starts.",
+                violation_error_message=_("The event cannot end before it starts."),
             ),
         ]
 
@@ -119,9 +126,9 @@ class Attendee(models.Model):
     class State(models.TextChoices):
         """Where an attendee stands, derived from their stays in the event (see `selectors`)."""
 
-        INSIDE = "inside", "inside"
-        LEFT = "left", "left"
-        NEVER_ARRIVED = "never_arrived", "never arrived"
+        INSIDE = "inside", _("inside")
+        LEFT = "left", _("left")
+        NEVER_ARRIVED = "never_arrived", _("never arrived")
 
         @classmethod
         def of(cls, *, is_checked_in: bool, is_checked_out: bool) -> "Attendee.State":
@@ -129,25 +136,28 @@ class Attendee(models.Model):
                 return cls.INSIDE
             return cls.LEFT if is_checked_out else cls.NEVER_ARRIVED
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="attendees")
-    first_name = models.CharField(max_length=150)
-    last_name = models.CharField(max_length=150)
-    email = models.EmailField()
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="attendees", verbose_name=_("event"))
+    first_name = models.CharField(_("first name"), max_length=150)
+    last_name = models.CharField(_("last name"), max_length=150)
+    email = models.EmailField(_("email"))
     # A secret: whoever holds it can open the ticket page, and a door scans it.
     ticket_code = models.CharField(
+        _("ticket code"),
         max_length=64,
         unique=True,
         default=new_ticket_code,
         validators=[ticket_code_validator],
-        help_text="What the QR code on the ticket holds. Made up by the server when left empty.",
+        help_text=_("What the QR code on the ticket holds. Made up by the server when left empty."),
     )
 
     class Meta:
+        verbose_name = _("attendee")
+        verbose_name_plural = _("attendees")
         ordering = ["last_name", "first_name", "id"]
         permissions = [
-            ("record_attendance", "Can check attendees in and out"),
-            ("correct_attendance", "Can correct attendance records"),
-            ("override_capacity", "Can admit attendees over capacity"),
+            ("record_attendance", _("Can check attendees in and out")),
+            ("correct_attendance", _("Can correct attendance records")),
+            ("override_capacity", _("Can admit attendees over capacity")),
         ]
         indexes = [
             models.Index(fields=["event", "last_name", "first_name"], name="attendee_event_name_idx"),
@@ -161,13 +171,18 @@ class Attendee(models.Model):
 class Area(CountsWhoIsInside):
     """A room, zone or gated part of an event's venue, with its own capacity."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="areas")
-    name = models.CharField(max_length=100)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="areas", verbose_name=_("event"))
+    name = models.CharField(_("name"), max_length=100)
     capacity = models.PositiveIntegerField(
-        null=True, blank=True, help_text="How many people may be in this area at once; empty for no limit."
+        _("capacity"),
+        null=True,
+        blank=True,
+        help_text=_("How many people may be in this area at once; empty for no limit."),
     )
 
     class Meta:
+        verbose_name = _("area")
+        verbose_name_plural = _("areas")
         ordering = ["event", "name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["event", "name"], name="attendees_area_name_unique_per_event"),
@@ -204,24 +219,38 @@ class Visit(models.Model):
     the event has no `area`; a stay in one of its areas lies within a stay in the event."""
 
     # PROTECT: deleting an attendee must never silently delete their history.
-    attendee = models.ForeignKey(Attendee, on_delete=models.PROTECT, related_name="visits")
-    checked_in_at = models.DateTimeField()
+    attendee = models.ForeignKey(Attendee, on_delete=models.PROTECT, related_name="visits", verbose_name=_("attendee"))
+    checked_in_at = models.DateTimeField(_("checked in at"))
     checked_in_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("checked in by"),
     )
-    checked_out_at = models.DateTimeField(null=True, blank=True)
+    checked_out_at = models.DateTimeField(_("checked out at"), null=True, blank=True)
     checked_out_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("checked out by"),
     )
     # Set when its check-in is voided: the stay is then left out of the state, the times
     # and the figures. Its records keep what was recorded.
-    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
     # PROTECT: an area with history cannot be deleted.
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, null=True, blank=True, related_name="visits")
+    area = models.ForeignKey(
+        Area, on_delete=models.PROTECT, null=True, blank=True, related_name="visits", verbose_name=_("area")
+    )
 
     objects = VisitQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
         ordering = ["checked_in_at", "id"]
         indexes = [
             models.Index(fields=["attendee", "checked_in_at"], name="visit_attendee_in_idx"),
@@ -263,44 +292,58 @@ class Record(models.Model):
     """One check-in or check-out as recorded; never deleted, only voided."""
 
     class Type(models.TextChoices):
-        CHECK_IN = "check_in", "check-in"
-        CHECK_OUT = "check_out", "check-out"
+        CHECK_IN = "check_in", _("check-in")
+        CHECK_OUT = "check_out", _("check-out")
 
     class Source(models.TextChoices):
-        API = "api", "API"
-        ADMIN = "admin", "admin"
-        COMMAND = "command", "command"
-        AUTO = "auto", "scheduled check-out"
-        CORRECTION = "correction", "correction"
-        SCAN = "scan", "scan"
-        OFFLINE = "offline", "offline scan"
+        API = "api", _("API")
+        ADMIN = "admin", _("admin")
+        COMMAND = "command", _("command")
+        AUTO = "auto", _("scheduled check-out")
+        CORRECTION = "correction", _("correction")
+        SCAN = "scan", _("scan")
+        OFFLINE = "offline", _("offline scan")
 
-    attendee = models.ForeignKey(Attendee, on_delete=models.PROTECT, related_name="records")
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="records")
-    type = models.CharField(max_length=9, choices=Type)
+    attendee = models.ForeignKey(Attendee, on_delete=models.PROTECT, related_name="records", verbose_name=_("attendee"))
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="records", verbose_name=_("visit"))
+    type = models.CharField(_("type"), max_length=9, choices=Type)
     # When it happened: the server's time, or the past time a correction gives.
-    at = models.DateTimeField()
+    at = models.DateTimeField(_("at"))
     # When it was written; differs from `at` only for corrections.
-    recorded_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(_("recorded at"))
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
     )
-    station = models.CharField(max_length=100, blank=True)
-    source = models.CharField(max_length=10, choices=Source)
+    station = models.CharField(_("station"), max_length=100, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source)
     # The area of the stay, as on its visit; kept here so the history reads it directly.
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    # A check-in admitted over the place's capacity by someone allowed to.
-    capacity_override = models.BooleanField(default=False)
-    reason = models.TextField(blank=True, help_text="Why a correction added this record.")
-    voided_at = models.DateTimeField(null=True, blank=True)
-    voided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    area = models.ForeignKey(
+        Area, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("area")
     )
-    void_reason = models.TextField(blank=True)
+    # A check-in admitted over the place's capacity by someone allowed to.
+    capacity_override = models.BooleanField(_("capacity override"), default=False)
+    reason = models.TextField(_("reason"), blank=True, help_text=_("Why a correction added this record."))
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("voided by"),
+    )
+    void_reason = models.TextField(_("void reason"), blank=True)
 
     objects = RecordQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("record")
+        verbose_name_plural = _("records")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["attendee", "at"], name="record_attendee_at_idx")]
         constraints = [
@@ -321,27 +364,40 @@ class RefusedScan(models.Model):
     for review; append-only, never deleted."""
 
     class Direction(models.TextChoices):
-        IN = "in", "in"
-        OUT = "out", "out"
-        AUTO = "auto", "auto"
+        IN = "in", _("in")
+        OUT = "out", _("out")
+        AUTO = "auto", _("auto")
 
     # When the scan happened, and when the server wrote it down.
-    at = models.DateTimeField()
-    recorded_at = models.DateTimeField()
+    at = models.DateTimeField(_("at"))
+    recorded_at = models.DateTimeField(_("recorded at"))
     # What was scanned, as scanned: a secret like any ticket code.
-    ticket_code = models.CharField(max_length=200)
-    event = models.ForeignKey(Event, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    attendee = models.ForeignKey(Attendee, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    direction = models.CharField(max_length=4, choices=Direction)
-    station = models.CharField(max_length=100, blank=True)
-    reason = models.CharField(max_length=50)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    ticket_code = models.CharField(_("ticket code"), max_length=200)
+    event = models.ForeignKey(
+        Event, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("event")
     )
-    offline = models.BooleanField(default=False)
+    attendee = models.ForeignKey(
+        Attendee, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("attendee")
+    )
+    area = models.ForeignKey(
+        Area, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("area")
+    )
+    direction = models.CharField(_("direction"), max_length=4, choices=Direction)
+    station = models.CharField(_("station"), max_length=100, blank=True)
+    reason = models.CharField(_("reason"), max_length=50)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    offline = models.BooleanField(_("offline"), default=False)
 
     class Meta:
+        verbose_name = _("refused scan")
+        verbose_name_plural = _("refused scans")
         ordering = ["-recorded_at", "-id"]
         indexes = [models.Index(fields=["event", "recorded_at"], name="refusedscan_event_idx")]
 
@@ -352,16 +408,20 @@ class RefusedScan(models.Model):
 class IdempotentRequest(models.Model):
     """The first response to a request sent with an `Idempotency-Key`, replayed on retries."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(null=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    key = models.CharField(_("key"), max_length=255)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True)
     # JSON text rather than a JSONField: PostgreSQL's jsonb would reorder the keys, and a
     # replay must be the same body as the first response.
-    body = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    body = models.TextField(_("body"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("idempotent request")
+        verbose_name_plural = _("idempotent requests")
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="attendees_idempotency_key_per_user"),
         ]
@@ -374,13 +434,17 @@ class OfflineScan(models.Model):
     """The answer the server gave to a scan a door device made offline, by the device's
     `nonce` for it: a batch sent again gets the same answers and records nothing new."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    nonce = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    nonce = models.CharField(_("nonce"), max_length=64)
     # JSON text of the first answer, as given.
-    result = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    result = models.TextField(_("result"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("offline scan")
+        verbose_name_plural = _("offline scans")
         constraints = [
             models.UniqueConstraint(fields=["user", "nonce"], name="attendees_offline_scan_nonce_per_user"),
         ]

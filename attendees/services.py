@@ -29,6 +29,7 @@ from django.db.models import Count, Exists, F, Model, OuterRef, ProtectedError, 
 from django.db.models.functions import Coalesce, Greatest
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from . import selectors, signals
 from .conf import app_settings
@@ -223,7 +224,7 @@ def check_out(
     if closed:
         return written[0].id
     if area is not None:
-        raise NotCheckedIn(f"Not in {area.name}: cannot check out of it.")
+        raise NotCheckedIn(gettext("Not in %(area)s: cannot check out of it.") % {"area": area.name})
     if mine.standing().in_event().exists():
         raise AlreadyCheckedOut()
     raise NotCheckedIn()
@@ -341,7 +342,10 @@ def _full_or_inside(attendee: Attendee, place: Event | Area) -> AttendanceError:
     stays = stays.filter(area=place) if isinstance(place, Area) else stays.in_event()
     if stays.exists():
         return AlreadyCheckedIn()
-    return CapacityReached(f"{place} is full: {place.inside} inside, capacity {place.capacity}.")
+    return CapacityReached(
+        gettext("%(place)s is full: %(inside)s inside, capacity %(capacity)s.")
+        % {"place": place, "inside": place.inside, "capacity": place.capacity}
+    )
 
 
 def _enter(written: list[Written]) -> None:
@@ -362,7 +366,9 @@ def _enter(written: list[Written]) -> None:
     expected = events.count()
     room = Q(capacity__isnull=True) | Q(capacity__gte=F("inside") + arriving)
     if events.filter(room).update(inside=F("inside") + arriving) != expected:
-        raise CapacityReached("Checking them all in would take the event over its capacity; nobody was checked in.")
+        raise CapacityReached(
+            gettext("Checking them all in would take the event over its capacity; nobody was checked in.")
+        )
 
 
 def _leave(written: list[Written]) -> None:
@@ -695,11 +701,11 @@ def correct_check_out(*, attendee: Attendee, at: datetime.datetime, by: User | N
         for stay in (visit, in_area):
             if stay is not None and at < stay.checked_in_at:
                 checked_in = stay.checked_in_at.isoformat().replace("+00:00", "Z")
-                raise CheckOutBeforeCheckIn(
-                    f"A check-out cannot be earlier than the check-in it ends ({checked_in})."
-                    if stay.area is None
-                    else f"A check-out cannot be earlier than the attendee entered {stay.area} ({checked_in})."
-                )
+                if stay.area is None:
+                    message = gettext("A check-out cannot be earlier than the check-in it ends (%(time)s).")
+                else:
+                    message = gettext("A check-out cannot be earlier than the attendee entered %(area)s (%(time)s).")
+                raise CheckOutBeforeCheckIn(message % {"area": stay.area, "time": checked_in})
         records = []
         for stay in (visit, in_area):
             if stay is None:
@@ -790,7 +796,10 @@ def scan_ticket(
             resolved = _auto_direction(attendee, happened, area)
         for scanned_for in (event, area and area.event):
             if scanned_for is not None and attendee.event_id != scanned_for.pk:
-                raise WrongEvent(f"This ticket is for {attendee.event.name}, not {scanned_for.name}.")
+                raise WrongEvent(
+                    gettext("This ticket is for %(ticket_event)s, not %(event)s.")
+                    % {"ticket_event": attendee.event.name, "event": scanned_for.name}
+                )
         source = Source.OFFLINE if offline else Source.SCAN
         if resolved == Direction.IN:
             record_id = check_in(
@@ -917,15 +926,25 @@ def _explained(error: AttendanceError, attendee: Attendee, area: Area | None) ->
     latest = selectors.latest_standing_record(attendee, area=area)
     if latest is None or (area is not None and latest.type == Record.Type.CHECK_OUT):
         if area is not None:
-            return NotCheckedIn(f"Not in {area.name}, so cannot leave it.")
-        return NotCheckedIn("Not checked in yet: has not arrived, so cannot check out.")
-    where = f", {latest.station}" if latest.station else ""
-    when = _door_time(latest.at, attendee.event.zone)
+            return NotCheckedIn(gettext("Not in %(area)s, so cannot leave it.") % {"area": area.name})
+        return NotCheckedIn(gettext("Not checked in yet: has not arrived, so cannot check out."))
+    where = {
+        "time": _door_time(latest.at, attendee.event.zone),
+        "station": latest.station,
+        "area": area.name if area is not None else "",
+    }
     if isinstance(error, AlreadyCheckedIn):
-        place = f"in {area.name}" if area is not None else "inside"
-        return AlreadyCheckedIn(f"Already {place} since {when}{where}.")
+        if area is None:
+            if latest.station:
+                return AlreadyCheckedIn(gettext("Already inside since %(time)s, %(station)s.") % where)
+            return AlreadyCheckedIn(gettext("Already inside since %(time)s.") % where)
+        if latest.station:
+            return AlreadyCheckedIn(gettext("Already in %(area)s since %(time)s, %(station)s.") % where)
+        return AlreadyCheckedIn(gettext("Already in %(area)s since %(time)s.") % where)
     if isinstance(error, AlreadyCheckedOut):
-        return AlreadyCheckedOut(f"Already left at {when}{where}.")
+        if latest.station:
+            return AlreadyCheckedOut(gettext("Already left at %(time)s, %(station)s.") % where)
+        return AlreadyCheckedOut(gettext("Already left at %(time)s.") % where)
     return error
 
 
@@ -956,7 +975,9 @@ def undo_record(*, record: Record, by: User) -> Record:
     with transaction.atomic():
         latest = selectors.latest_standing_record(record.attendee)
         if latest is not None and latest.pk != record.pk:
-            raise NotLatestRecord("Something was recorded for this attendee since; ask for a correction instead.")
+            raise NotLatestRecord(
+                gettext("Something was recorded for this attendee since; ask for a correction instead.")
+            )
         return void_record(record=record, by=by, reason=UNDO_REASON)
 
 

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "import_export",
     "attendees",
 ]
 
@@ -85,6 +86,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "attendees.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -134,6 +136,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The languages the site offers; LocaleMiddleware picks one per request from Accept-Language.
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+# The demo project's own strings (its home page); the attendees app brings its own catalogue.
+LOCALE_PATHS = [BASE_DIR / "eventsite" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
@@ -12,4 +13,6 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("door/", include("attendees.urls")),
     path("tickets/", include("attendees.ticket_urls")),
+    # The door script's translations, for the language of the request.
+    path("jsi18n/", JavaScriptCatalog.as_view(packages=["attendees"]), name="javascript-catalog"),
 ]

@@ -3,6 +3,7 @@
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError, connections
 from django.http import JsonResponse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, PermissionDenied
@@ -19,13 +20,13 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the attendee's state."
+    default_detail = _("The request conflicts with the attendee's state.")
     default_code = "conflict"
 
 
 class IdempotencyKeyMismatch(APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = "This Idempotency-Key was already used for a different request."
+    default_detail = _("This Idempotency-Key was already used for a different request.")
     default_code = "idempotency_key_reused"
 
 
@@ -50,7 +51,7 @@ def exception_handler(exc, context):
         exc = Conflict(detail=exc.detail, code=exc.code)
     elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent | RequestDataTooBig):
         # Django's limits on form bodies; a JSON answer, like every other bad input.
-        exc = ParseError(f"{exc} Send large requests as JSON.")
+        exc = ParseError(gettext("%(error)s Send large requests as JSON.") % {"error": exc})
     elif isinstance(exc, DATABASE_UNAVAILABLE):
         set_rollback()
         return database_unavailable_response()

@@ -1,4 +1,5 @@
 import django_filters
+from django.utils.translation import gettext
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
@@ -34,7 +35,7 @@ class AttendeeFilter(django_filters.FilterSet):
 
     def filter_inside_longer_than(self, queryset, name, value):
         if value != int(value):
-            raise ValidationError({name: ["Send a whole number of seconds."]})
+            raise ValidationError({name: [gettext("Send a whole number of seconds.")]})
         return selectors.inside_longer_than(queryset, seconds=int(value))
 
 
@@ -55,5 +56,5 @@ class SearchFilter(filters.SearchFilter):
 
     def get_search_terms(self, request):
         if "\x00" in request.query_params.get(self.search_param, ""):
-            raise ValidationError({self.search_param: ["Null characters are not allowed."]})
+            raise ValidationError({self.search_param: [gettext("Null characters are not allowed.")]})
         return super().get_search_terms(request)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -29,7 +30,7 @@ def respond_once(request, perform: Callable[[], Response]) -> Response:
     if key is None:
         return perform()
     if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
-        raise ValidationError({IDEMPOTENCY_KEY: ["Use 1 to 255 printable ASCII characters."]})
+        raise ValidationError({IDEMPOTENCY_KEY: [gettext("Use 1 to 255 printable ASCII characters.")]})
     request_text = json.dumps([request.method, request.path, request.data], sort_keys=True, default=str)
 
     def operation() -> tuple[int, object]:

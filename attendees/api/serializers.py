@@ -2,6 +2,8 @@ import datetime
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
@@ -40,8 +42,10 @@ class StateFlagField(serializers.BooleanField):
         value = super().to_internal_value(data)
         if value is not True:
             raise serializers.ValidationError(
-                "Only true is accepted: it checks the attendee in or out now. "
-                "The state follows the history and cannot be set to false."
+                gettext(
+                    "Only true is accepted: it checks the attendee in or out now. "
+                    "The state follows the history and cannot be set to false."
+                )
             )
         return value
 
@@ -49,7 +53,7 @@ class StateFlagField(serializers.BooleanField):
 class StrictCharField(serializers.CharField):
     """A string, and only a string: DRF would otherwise turn `5` into `"5"`."""
 
-    default_error_messages = {"not_a_string": "Not a valid string."}
+    default_error_messages = {"not_a_string": _("Not a valid string.")}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -111,7 +115,7 @@ class EventSerializer(StrictModelSerializer):
         starts_at = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
         ends_at = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
         if starts_at and ends_at and ends_at < starts_at:
-            raise serializers.ValidationError({"ends_at": ["The event cannot end before it starts."]})
+            raise serializers.ValidationError({"ends_at": [gettext("The event cannot end before it starts.")]})
         return attrs
 
 
@@ -138,7 +142,7 @@ class AreaSerializer(StrictModelSerializer):
 class AreaField(serializers.PrimaryKeyRelatedField):
     """An area, by id; `event_of` says which event it must belong to (else a 400 under `area`)."""
 
-    default_error_messages = {"other_event": "Area {area} is not an area of event {event}."}
+    default_error_messages = {"other_event": _("Area {area} is not an area of event {event}.")}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("help_text", "An area of the event, by id: the check-in or check-out is into or out of it.")
@@ -210,7 +214,9 @@ class AttendeeSerializer(StrictModelSerializer):
 
     def validate(self, attrs):
         if all(attrs.get(name) for name in STATE_FIELDS):
-            raise serializers.ValidationError({"non_field_errors": ["Send is_checked_in or is_checked_out, not both."]})
+            raise serializers.ValidationError(
+                {"non_field_errors": [gettext("Send is_checked_in or is_checked_out, not both.")]}
+            )
         return attrs
 
 
@@ -248,7 +254,7 @@ class BulkCheckOutSerializer(serializers.Serializer):
     def validate(self, attrs):
         ids, event = attrs.get("ids"), attrs.get("event")
         if ids is None and event is None:
-            raise serializers.ValidationError({"non_field_errors": ["Send ids, event, or both."]})
+            raise serializers.ValidationError({"non_field_errors": [gettext("Send ids, event, or both.")]})
         area = attrs.get("area")
         check_area_of_event(area, event.pk if event is not None else None)
         if area is not None and ids is not None:
@@ -256,20 +262,29 @@ class BulkCheckOutSerializer(serializers.Serializer):
                 set(Attendee.objects.filter(pk__in=ids).exclude(event=area.event_id).values_list("pk", flat=True))
             )
             if elsewhere:
-                raise serializers.ValidationError(
-                    {"area": [f"Area {area.pk} is not an area of the event of attendees {_listed(elsewhere)}."]}
+                message = ngettext(
+                    "Area %(area)s is not an area of the event of attendee %(ids)s.",
+                    "Area %(area)s is not an area of the event of attendees %(ids)s.",
+                    len(elsewhere),
                 )
+                raise serializers.ValidationError({"area": [message % {"area": area.pk, "ids": _listed(elsewhere)}]})
         if ids is not None:
             ids = sorted(set(ids))
             events_of = dict(Attendee.objects.filter(pk__in=ids).values_list("pk", "event_id"))
             unknown = [pk for pk in ids if pk not in events_of]
             if unknown:
-                raise serializers.ValidationError({"ids": [f"Unknown attendee ids: {_listed(unknown)}."]})
+                message = ngettext("Unknown attendee id: %(ids)s.", "Unknown attendee ids: %(ids)s.", len(unknown))
+                raise serializers.ValidationError({"ids": [message % {"ids": _listed(unknown)}]})
             if event is not None:
                 elsewhere = [pk for pk in ids if events_of[pk] != event.pk]
                 if elsewhere:
+                    message = ngettext(
+                        "Attendee %(ids)s is not in event %(event)s.",
+                        "Attendees %(ids)s are not in event %(event)s.",
+                        len(elsewhere),
+                    )
                     raise serializers.ValidationError(
-                        {"ids": [f"Attendees {_listed(elsewhere)} are not in event {event.pk}."]}
+                        {"ids": [message % {"ids": _listed(elsewhere), "event": event.pk}]}
                     )
             attrs["ids"] = ids
         return attrs
@@ -339,17 +354,21 @@ class CorrectionSerializer(serializers.Serializer):
 
     def validate_check_out_at(self, value):
         if value > timezone.now():
-            raise serializers.ValidationError("A correction cannot record a time in the future.")
+            raise serializers.ValidationError(gettext("A correction cannot record a time in the future."))
         return value
 
     def validate(self, attrs):
         if ("void" in attrs) == ("check_out_at" in attrs):
-            raise serializers.ValidationError({"non_field_errors": ["Send either void or check_out_at."]})
+            raise serializers.ValidationError({"non_field_errors": [gettext("Send either void or check_out_at.")]})
         if "void" in attrs:
             attendee = self.context["attendee"]
             record = Record.objects.filter(pk=attrs["void"], attendee=attendee).first()
             if record is None:
-                raise serializers.ValidationError({"void": [f"Attendee {attendee.pk} has no record {attrs['void']}."]})
+                message = gettext("Attendee %(attendee)s has no record %(record)s.") % {
+                    "attendee": attendee.pk,
+                    "record": attrs["void"],
+                }
+                raise serializers.ValidationError({"void": [message]})
             attrs["record"] = record
         return attrs
 
@@ -458,7 +477,10 @@ class BulkResultSerializer(serializers.Serializer):
 
 def _listed(ids: list[int], limit: int = 20) -> str:
     shown = ", ".join(str(pk) for pk in ids[:limit])
-    return shown if len(ids) <= limit else f"{shown} and {len(ids) - limit} more"
+    if len(ids) <= limit:
+        return shown
+    more = len(ids) - limit
+    return ngettext("%(ids)s and %(count)d more", "%(ids)s and %(count)d more", more) % {"ids": shown, "count": more}
 
 
 class RosterAttendeeSerializer(serializers.Serializer):
@@ -502,7 +524,7 @@ class BatchScanSerializer(BatchScanItemSerializer):
 
     def validate(self, attrs):
         if ("ticket_code" in attrs) == ("attendee" in attrs):
-            raise serializers.ValidationError({"non_field_errors": ["Send ticket_code or attendee."]})
+            raise serializers.ValidationError({"non_field_errors": [gettext("Send ticket_code or attendee.")]})
         event = attrs.get("event")
         check_area_of_event(attrs.get("area"), event.pk if event is not None else None)
         return attrs

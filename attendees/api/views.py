@@ -6,6 +6,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.text import compress_sequence
+from django.utils.translation import gettext
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -231,7 +232,7 @@ class AttendeeViewSet(ApiViewSet):
         for name in STATE_FIELDS:
             value = data.get(name)
             if value is not None and not isinstance(value, bool):
-                raise ValidationError({name: ["Must be true or false."]})
+                raise ValidationError({name: [gettext("Must be true or false.")]})
             flags[name] = value
         try:
             change = services.change_for_state(
@@ -241,13 +242,17 @@ class AttendeeViewSet(ApiViewSet):
             raise ValidationError(
                 {
                     "non_field_errors": [
-                        "A PUT can ask for the state the attendee is in, for left (is_checked_out true) while inside, "
-                        "or for inside (is_checked_in true) while not inside."
+                        gettext(
+                            "A PUT can ask for the state the attendee is in, for left (is_checked_out true) while "
+                            "inside, or for inside (is_checked_in true) while not inside."
+                        )
                     ]
                 }
             ) from None
         if change is not None and not request_may_record(self.request):
-            self.permission_denied(self.request, message="Checking in or out needs the permission record_attendance.")
+            self.permission_denied(
+                self.request, message=gettext("Checking in or out needs the permission record_attendance.")
+            )
         return change
 
     def perform_destroy(self, instance):
