@@ -144,7 +144,10 @@ def door_service_worker(request: HttpRequest) -> HttpResponse:
     tells it the door page's address and the assets to keep; their contents go into its
     version, so any change to an asset installs a fresh copy of all of them."""
     source = _static_bytes(SERVICE_WORKER)
-    assets = [static(name) for name in (DOOR_STYLESHEET, *DOOR_SCRIPTS, QR_DECODER, DOOR_ICON)]
+    assets = [
+        reverse("attendees:door-jsi18n"),
+        *(static(name) for name in (DOOR_STYLESHEET, *DOOR_SCRIPTS, QR_DECODER, DOOR_ICON)),
+    ]
     version = hashlib.sha256(source)
     for name in (DOOR_STYLESHEET, *DOOR_SCRIPTS, QR_DECODER, DOOR_ICON):
         version.update(static(name).encode())
