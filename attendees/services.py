@@ -98,7 +98,6 @@ def check_in(
     one INSERT that yields to any open stay, including one a concurrent request is
     inserting, so of simultaneous check-ins exactly one succeeds.
     """
-    stamps = _stamps(at)
     if area is not None:
         return _check_in_to_area(
             attendee=attendee,
@@ -107,11 +106,14 @@ def check_in(
             station=station,
             source=source,
             override_capacity=override_capacity,
-            **stamps,
+            at=at,
         )
     refusal = None
     with transaction.atomic(savepoint=False):
         admitted = _admit(Event, attendee.event_id, override=override_capacity)
+        # The clock is read once the event's row is ours: a request that waited for it
+        # stamps its record after those of the requests it waited for.
+        stamps = _stamps(at)
         if admitted is None:
             refusal = _full_or_inside(attendee, Event(pk=attendee.event_id))
         else:
@@ -140,8 +142,7 @@ def _check_in_to_area(
     station: str,
     source: str,
     override_capacity: bool,
-    now: datetime.datetime,
-    recorded_at: datetime.datetime | None,
+    at: datetime.datetime | None,
 ) -> int:
     """Into `area`: someone outside the event enters it too, at the same instant; someone
     in another area leaves it at that instant (a move)."""
@@ -150,6 +151,8 @@ def _check_in_to_area(
     # transaction usable (a scan keeps its refusal).
     with transaction.atomic():
         _lock_events([attendee.event_id])
+        stamps = _stamps(at)
+        now, recorded_at = stamps["now"], stamps["recorded_at"]
         in_event = mine.in_event().exists()
         current_area = mine.in_areas().values_list("area_id", flat=True).first()
         if current_area == area.pk:
@@ -209,9 +212,9 @@ def check_out(
     conditional UPDATE, so of any number of concurrent check-outs exactly one succeeds.
     """
     mine = Visit.objects.filter(attendee=attendee)
-    stamps = _stamps(at)
     with transaction.atomic(savepoint=False):
         _lock_events([attendee.event_id])
+        stamps = _stamps(at)
         stays = mine.filter(area=area) if area is not None else mine.in_event()
         closed, written = _close_visits(stays, by=by, station=station, source=source, **stamps)
         if closed and area is None:
@@ -655,7 +658,11 @@ def void_record(*, record: Record, by: User | None, reason: str) -> Record:
                 # A stay in an area reopens only while the attendee is inside the event and
                 # has been in no area since.
                 later = theirs.in_areas().exclude(pk=visit.pk).filter(checked_in_at__gte=visit.checked_out_at)
-                blocked = later.exists() or not theirs.in_event().open().exists()
+                # Reopening needs the very stay in the event it lay within to be still open.
+                blocked = (
+                    later.exists()
+                    or not theirs.in_event().open().filter(checked_in_at__lte=visit.checked_in_at).exists()
+                )
             if blocked:
                 raise NotLatestRecord()
             try:

@@ -10,8 +10,18 @@ its own event and attendees through the API, and runs:
 1. races: 50 simultaneous check-outs of one attendee who is inside, and 50
    simultaneous check-ins of one who has left: exactly one 201 each, the rest 409;
 2. a storm: clients sending random check-ins, check-outs and bulk check-outs over 30
-   attendees; every 201 (and every bulk `checked_out`) must be in the history, nothing
-   else may be, and each history must alternate in, out, in, out in time order;
+   attendees while, at the same time, other clients move the same attendees between
+   three areas of the event (one of them small: 5 places), take them out of areas and
+   out of the event, by check-ins and check-outs with an `area`, scans and bulk
+   check-outs, with the event itself limited to fewer places than there are attendees.
+   Every request carries its own `station`, so each record in the history says which
+   request wrote it: every 201 (and every bulk `checked_out`) must be there exactly
+   once, at one instant per request, and nothing else. Each history must alternate in,
+   out, in, out in time order, in the event and in every area; nobody may ever be in
+   two areas at once, or in an area while outside the event. Throughout the storm the
+   areas and the event are read again and again, and no place may ever show more
+   inside than its capacity; afterwards the peaks from the records must not exceed the
+   capacities either, and the live counts must equal the open stays in the database;
 3. retries: 20 clients sending one request with the same `Idempotency-Key` at once:
    one record, every response the same;
 4. bulk check-out racing with single check-outs of the same attendees: each visit is
@@ -60,6 +70,11 @@ class Sizes:
     storm_clients: int
     storm_requests: int
     storm_attendees: int
+    # Clients moving attendees between areas, beside the storm's own clients.
+    area_clients: int
+    # The capacities of the storm's three areas, and the places of the event beyond those already taken.
+    area_capacities: tuple[int | None, ...]
+    event_places: int
     retry_clients: int
     bulk_race_attendees: int
     bulk_race_bulk_clients: int
@@ -71,6 +86,9 @@ FULL = Sizes(
     storm_clients=8,
     storm_requests=150,
     storm_attendees=30,
+    area_clients=8,
+    area_capacities=(5, 12, None),
+    event_places=16,
     retry_clients=20,
     bulk_race_attendees=20,
     bulk_race_bulk_clients=4,
@@ -81,14 +99,22 @@ SMALL = Sizes(
     storm_clients=4,
     storm_requests=40,
     storm_attendees=10,
+    area_clients=4,
+    area_capacities=(3, 5, None),
+    event_places=6,
     retry_clients=10,
     bulk_race_attendees=8,
     bulk_race_bulk_clients=2,
     time_limit=45,
 )
 
-CHECKIN_CONFLICTS = {"already_checked_in"}
+CHECKIN_CONFLICTS = {"already_checked_in", "capacity_reached"}
 CHECKOUT_CONFLICTS = {"not_checked_in", "already_checked_out"}
+AREA_NAMES = ("Small room", "Hall", "Garden")
+# How often the area clients pick each area: the small one most, to keep it under pressure.
+AREA_WEIGHTS = (5, 3, 2)
+# Pause between two readings of the numbers inside during the storm.
+SAMPLE_PAUSE = 0.02
 
 
 class TimeLimitExceeded(Exception):
@@ -122,6 +148,8 @@ class Row:
     duplicated: int = 0
     problems: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
+    # A check made after a scenario rather than requests sent: what it found, shown in the table.
+    figure: str | None = None
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     def count(self, reply: Reply) -> None:
@@ -191,31 +219,56 @@ class Client:
 
 
 @dataclasses.dataclass(frozen=True)
+class Written:
+    """A standing record as /history/ shows it."""
+
+    id: int
+    attendee: int
+    type: str
+    area: int | None
+    at: datetime
+    station: str
+
+    @classmethod
+    def from_json(cls, attendee: int, data: dict) -> Written:
+        return cls(
+            data["id"], attendee, data["type"], data["area"], datetime.fromisoformat(data["at"]), data["station"]
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class AreaStay:
+    area: int
+    start: datetime
+    end: datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
 class History:
-    """An attendee as the API shows it: state flags and times."""
+    """An attendee as the API shows it: state flags, current area and times."""
 
     is_checked_in: bool
     is_checked_out: bool
+    area: int | None
     ins: list[datetime]
     outs: list[datetime]
-    # The standing records of /history/: (type, at), oldest first.
-    records: list[tuple[str, datetime]]
+    # The standing records of /history/, oldest first, in the event and in its areas.
+    records: list[Written]
 
     @classmethod
     def from_json(cls, data: dict, records: list[dict]) -> History:
         return cls(
             is_checked_in=data["is_checked_in"],
             is_checked_out=data["is_checked_out"],
+            area=data.get("area"),
             ins=[datetime.fromisoformat(time) for time in data["checkin_times"]],
             outs=[datetime.fromisoformat(time) for time in data["checkout_times"]],
-            records=[
-                (record["type"], datetime.fromisoformat(record["at"])) for record in records if not record["voided"]
-            ],
+            records=[Written.from_json(data["id"], record) for record in records if not record["voided"]],
         )
 
     def problems(self) -> list[str]:
-        """How this history breaks the rules: in, out, in, out ... in time order, with
-        flags that follow it."""
+        """How this history breaks the rules: in, out, in, out ... in time order, in the
+        event and in each area, with flags and a current area that follow it."""
         found = []
         if len(self.outs) not in {len(self.ins), len(self.ins) - 1}:
             found.append(f"{len(self.ins)} check-ins but {len(self.outs)} check-outs")
@@ -224,8 +277,9 @@ class History:
             if later < earlier:
                 found.append(f"not in time order: {earlier.isoformat()} is followed by {later.isoformat()}")
                 break
-        recorded_ins = sorted(at for kind, at in self.records if kind == "check_in")
-        recorded_outs = sorted(at for kind, at in self.records if kind == "check_out")
+        in_event = [record for record in self.records if record.area is None]
+        recorded_ins = sorted(record.at for record in in_event if record.type == "check_in")
+        recorded_outs = sorted(record.at for record in in_event if record.type == "check_out")
         if (recorded_ins, recorded_outs) != (sorted(self.ins), sorted(self.outs)):
             found.append(
                 f"the history's records ({len(recorded_ins)} in, {len(recorded_outs)} out) differ from the times "
@@ -235,7 +289,62 @@ class History:
         left = bool(self.ins) and len(self.ins) == len(self.outs)
         if (self.is_checked_in, self.is_checked_out) != (inside, left):
             found.append(f"flags {self.is_checked_in}/{self.is_checked_out} disagree with the history")
+        return found + self.area_problems()
+
+    def area_stays(self) -> tuple[list[AreaStay], list[str]]:
+        """The stays in areas the records tell, and how the records of an area fail to alternate."""
+        stays, found = [], []
+        for area in sorted({record.area for record in self.records if record.area is not None}):
+            records = sorted((r for r in self.records if r.area == area), key=lambda r: (r.at, r.id))
+            kinds = [record.type for record in records]
+            if kinds != ["check_in", "check_out"] * (len(kinds) // 2) + ["check_in"] * (len(kinds) % 2):
+                found.append(f"the records of area {area} do not alternate in, out: {kinds}")
+                continue
+            for index in range(0, len(records), 2):
+                end = records[index + 1].at if index + 1 < len(records) else None
+                stays.append(AreaStay(area, records[index].at, end))
+        return sorted(stays, key=lambda stay: (stay.start, stay.end is None, stay.end)), found
+
+    def area_problems(self) -> list[str]:
+        stays, found = self.area_stays()
+        current = next((stay.area for stay in stays if stay.end is None), None)
+        if self.area != current:
+            found.append(f"shown in area {self.area} but the records say {current}")
         return found
+
+    def overlapping_area_stays(self) -> list[str]:
+        """Times the records put the attendee in two areas at once."""
+        stays, _ = self.area_stays()
+        return [
+            f"in areas {earlier.area} and {later.area} at once from {later.start.isoformat()}"
+            for earlier, later in pairwise(stays)
+            if earlier.end is None or later.start < earlier.end
+        ]
+
+    def area_stays_outside_the_event(self) -> list[str]:
+        """Stays in an area the records do not put within a stay in the event."""
+        stays, _ = self.area_stays()
+        visits = list(zip(self.ins, [*self.outs, None], strict=False))
+        found = []
+        for stay in stays:
+            if any(
+                start <= stay.start and (end is None or (stay.end is not None and stay.end <= end))
+                for start, end in visits
+            ):
+                continue
+            # The stay in the event nearest to it, to show how far apart they are.
+            start, end = min(
+                visits, key=lambda visit: abs((visit[0] - stay.start).total_seconds()), default=(None, None)
+            )
+            found.append(
+                f"in area {stay.area} from {moment(stay.start)} to {moment(stay.end)}, but in the event from "
+                f"{moment(start)} to {moment(end)}"
+            )
+        return found
+
+
+def moment(at: datetime | None) -> str:
+    return "now" if at is None else at.time().isoformat()
 
 
 class Site:
@@ -280,6 +389,26 @@ class Site:
                 if reply.status != 201:
                     raise RuntimeError(f"{step} of attendee {pk} answered {reply.status}: {reply.body!r}")
         return pks
+
+    def create_area(self, name: str, capacity: int | None) -> int:
+        reply = self.admin.send("POST", "/api/areas/", {"event": self.event_id, "name": name, "capacity": capacity})
+        if reply.status != 201:
+            raise RuntimeError(f"creating an area answered {reply.status}: {reply.body!r}")
+        return reply.body["id"]
+
+    def event(self) -> dict:
+        return self.admin.get(f"/api/events/{self.event_id}/")
+
+    def limit_event(self, capacity: int | None) -> None:
+        reply = self.admin.send("PATCH", f"/api/events/{self.event_id}/", {"capacity": capacity})
+        if reply.status != 200:
+            raise RuntimeError(f"setting the event's capacity answered {reply.status}: {reply.body!r}")
+
+    def ticket_codes(self, pks: list[int]) -> dict[int, str]:
+        """The attendees' ticket codes, which only users who may change attendees see."""
+        page = self.admin.get(f"/api/attendees/?event={self.event_id}&page_size=500&ordering=id")
+        codes = {data["id"]: data["ticket_code"] for data in page["results"]}
+        return {pk: codes[pk] for pk in pks}
 
     def history(self, pk: int) -> History:
         return History.from_json(self.admin.get(f"/api/attendees/{pk}/"), self.records(pk))
@@ -377,60 +506,381 @@ def race(site: Site, sizes: Sizes, *, action: str, start_state: str, conflict: s
     return row
 
 
-def storm(site: Site, sizes: Sizes, seed: int) -> Row:
-    """Random check-ins, check-outs and bulk check-outs from many clients at once."""
-    row = Row(f"storm: {sizes.storm_clients} clients x {sizes.storm_requests}")
-    pks = site.create_attendees(sizes.storm_attendees, "storm")
-    check_ins: Counter[int] = Counter()
-    check_outs: Counter[int] = Counter()
-    bulk_checked_out = 0
+@dataclasses.dataclass(frozen=True)
+class Sent:
+    """A request of the storm that may record something, known by its own station."""
 
-    def work(index: int, client: Client) -> None:
-        nonlocal bulk_checked_out
+    station: str
+    action: str  # "checkin", "checkout", "scan" or "bulk"
+    pks: tuple[int, ...]
+    area: int | None
+    reply: Reply
+
+    @property
+    def recorded(self) -> bool:
+        return self.reply.status == (200 if self.action == "bulk" else 201)
+
+    @property
+    def enters(self) -> bool:
+        if self.action == "scan":
+            return self.reply.body["result"] == "checked_in"
+        return self.action == "checkin"
+
+
+@dataclasses.dataclass
+class Places:
+    """The storm's areas and event: their capacities and what was seen inside them."""
+
+    event_capacity: int
+    areas: dict[int, tuple[str, int | None]]
+    most_seen: Counter[int | None] = dataclasses.field(default_factory=Counter)
+    samples: int = 0
+    over: list[str] = dataclasses.field(default_factory=list)
+
+    def name(self, area: int | None) -> str:
+        return "event" if area is None else self.areas[area][0]
+
+    def capacity(self, area: int | None) -> int | None:
+        return self.event_capacity if area is None else self.areas[area][1]
+
+    def read(self, site: Site, client: Client) -> dict[int | None, int]:
+        """The numbers inside the event and its areas, as any door reads them."""
+        areas = client.get(f"/api/areas/?event={site.event_id}&page_size=100")["results"]
+        event = client.get(f"/api/events/{site.event_id}/")
+        return {None: event["inside"], **{area["id"]: area["inside"] for area in areas if area["id"] in self.areas}}
+
+    def look(self, site: Site, client: Client) -> None:
+        """Read the numbers inside, keep the most seen, and note any place above its capacity."""
+        seen = self.read(site, client)
+        self.samples += 1
+        for area, inside in seen.items():
+            self.most_seen[area] = max(self.most_seen[area], inside)
+            capacity = self.capacity(area)
+            if capacity is not None and inside > capacity:
+                self.over.append(f"{self.name(area)} showed {inside} inside, capacity {capacity}")
+
+    def figure(self, values: dict[int | None, int]) -> str:
+        def limit(area: int | None) -> str:
+            capacity = self.capacity(area)
+            return "-" if capacity is None else str(capacity)
+
+        return ", ".join(f"{self.name(area)} {values.get(area, 0)}/{limit(area)}" for area in [None, *self.areas])
+
+
+def storm(site: Site, sizes: Sizes, seed: int) -> list[Row]:
+    """Random check-ins, check-outs and bulk check-outs from many clients at once, while
+    others move the same attendees between areas, and the numbers inside are watched."""
+    row = Row(f"storm: {sizes.storm_clients} clients x {sizes.storm_requests}")
+    moves = Row(f"areas: {sizes.area_clients} clients x {sizes.storm_requests}")
+    pks = site.create_attendees(sizes.storm_attendees, "storm")
+    codes = site.ticket_codes(pks)
+    areas = [site.create_area(name, capacity) for name, capacity in zip(AREA_NAMES, sizes.area_capacities, strict=True)]
+    places = Places(
+        event_capacity=site.event()["inside"] + sizes.event_places,
+        areas=dict(zip(areas, zip(AREA_NAMES, sizes.area_capacities, strict=True), strict=True)),
+    )
+    site.limit_event(places.event_capacity)
+    sent: list[Sent] = []
+    sent_lock = threading.Lock()
+    senders = sizes.storm_clients + sizes.area_clients
+
+    def send(client: Client, row: Row, path: str, body: dict, action: str, pks: tuple[int, ...], area: int | None):
+        reply = client.send("POST", path, body)
+        row.count(reply)
+        with sent_lock:
+            sent.append(Sent(body["station"], action, pks, area, reply))
+        return reply
+
+    def door(index: int, client: Client) -> None:
         rng = random.Random(seed * 1000 + index)
-        ins: Counter[int] = Counter()
-        outs: Counter[int] = Counter()
-        bulk = 0
-        for _ in range(sizes.storm_requests):
+        for number in range(sizes.storm_requests):
+            station = f"door {index}.{number}"
             roll = rng.random()
             if roll < 0.8:
                 action, pk = ("checkin" if roll < 0.4 else "checkout"), rng.choice(pks)
-                reply = client.send("POST", f"/api/attendees/{pk}/{action}/")
-                row.count(reply)
+                reply = send(client, row, f"/api/attendees/{pk}/{action}/", {"station": station}, action, (pk,), None)
                 check_conflict(row, reply, CHECKIN_CONFLICTS if action == "checkin" else CHECKOUT_CONFLICTS)
-                if reply.status == 201:
-                    (ins if action == "checkin" else outs)[pk] += 1
             else:
                 ids = rng.sample(pks, rng.randint(1, 4))
-                reply = client.send("POST", "/api/attendees/bulk-checkout/", {"ids": ids})
-                row.count(reply)
-                body = reply.body if isinstance(reply.body, dict) else {}
-                if reply.status != 200 or body.get("checked_out", 0) + body.get("skipped", 0) != len(ids):
-                    row.problem(f"bulk check-out of {len(ids)} answered {reply.status}: {reply.body!r}"[:300])
-                if reply.status == 200:
-                    bulk += body.get("checked_out", 0)
-        with row.lock:
-            check_ins.update(ins)
-            check_outs.update(outs)
-            bulk_checked_out += bulk
+                body = {"ids": ids, "station": station}
+                reply = send(client, row, "/api/attendees/bulk-checkout/", body, "bulk", tuple(ids), None)
+                check_bulk(row, reply, ids)
 
-    run_together(sizes.storm_clients, work, site, row)
-    # A bulk answer only gives counts: the check-outs it made are the ones no single
-    # 201 explains, and together they must add up to the bulk answers' `checked_out`.
-    explained_by_bulk = 0
-    for pk, history in site.histories(pks).items():
-        count_records(row, expected=check_ins[pk], recorded=len(history.ins))
-        unexplained = len(history.outs) - check_outs[pk]
-        row.lost += max(0, -unexplained)
-        explained_by_bulk += max(0, unexplained)
+    def mover(index: int, client: Client) -> None:
+        rng = random.Random(seed * 1000 + 500 + index)
+        for number in range(sizes.storm_requests):
+            station = f"areas {index}.{number}"
+            roll, pk = rng.random(), rng.choice(pks)
+            area = rng.choices(areas, weights=AREA_WEIGHTS)[0]
+            body = {"area": area, "station": station}
+            if roll < 0.4:
+                reply = send(client, moves, f"/api/attendees/{pk}/checkin/", body, "checkin", (pk,), area)
+                check_conflict(moves, reply, CHECKIN_CONFLICTS)
+            elif roll < 0.55:
+                body.update(ticket_code=codes[pk], direction=rng.choice(["in", "out", "auto"]))
+                reply = send(client, moves, "/api/scans/", body, "scan", (pk,), area)
+                check_conflict(moves, reply, CHECKIN_CONFLICTS | CHECKOUT_CONFLICTS)
+            elif roll < 0.75:
+                reply = send(client, moves, f"/api/attendees/{pk}/checkout/", body, "checkout", (pk,), area)
+                check_conflict(moves, reply, {"not_checked_in"})
+            elif roll < 0.9:
+                body = {"station": station}
+                reply = send(client, moves, f"/api/attendees/{pk}/checkout/", body, "checkout", (pk,), None)
+                check_conflict(moves, reply, CHECKOUT_CONFLICTS)
+            else:
+                ids = rng.sample(pks, rng.randint(1, 4))
+                body.update(ids=ids)
+                reply = send(client, moves, "/api/attendees/bulk-checkout/", body, "bulk", tuple(ids), area)
+                check_bulk(moves, reply, ids)
+
+    senders_done = threading.Event()
+    remaining = senders
+
+    def work(index: int, client: Client) -> None:
+        nonlocal remaining
+        if index == senders:
+            # The watcher: reads the numbers inside, again and again, until every sender is done.
+            while not senders_done.wait(SAMPLE_PAUSE):
+                places.look(site, client)
+            return
+        try:
+            (door if index < sizes.storm_clients else mover)(index, client)
+        finally:
+            with sent_lock:
+                remaining -= 1
+                if remaining == 0:
+                    senders_done.set()
+
+    run_together(senders + 1, work, site, row)
+    histories = site.histories(pks)
+    checks = place_checks(site, places, histories)
+    site.limit_event(None)
+    account(sent, histories, {"door": row, "areas": moves})
+    for pk, history in histories.items():
         for text in history.problems():
             row.problem(f"attendee {pk}: {text}")
-    count_records(row, expected=bulk_checked_out, recorded=explained_by_bulk)
-    row.notes.append(
-        f"{check_ins.total()} check-ins and {check_outs.total()} check-outs answered 201, "
-        f"{bulk_checked_out} checked out by bulk; {explained_by_bulk} check-outs in the history beyond the 201s"
+    return [row, moves, *checks]
+
+
+def account(sent: list[Sent], histories: dict[int, History], rows: dict[str, Row]) -> None:
+    """Every standing record of the histories must be one that a request's answer
+    accounts for, and every record an answer accounts for must be there, exactly once."""
+    by_station: dict[str, list[Written]] = {}
+    for history in histories.values():
+        for record in history.records:
+            by_station.setdefault(record.station, []).append(record)
+    asked = {request.station for request in sent}
+    for station, records in by_station.items():
+        if station not in asked:
+            rows["areas"].duplicated += len(records)
+            rows["areas"].problem(f"{len(records)} records with station {station!r}, which no request sent")
+    answers: Counter[str] = Counter()
+    records: Counter[str] = Counter()
+    for request in sent:
+        prefix = request.station.split()[0]
+        row, found = rows[prefix], by_station.get(request.station, [])
+        if request.reply.status == 0:
+            # Unanswered: the client cannot know what happened, and the row fails for it already.
+            continue
+        if not request.recorded:
+            if found:
+                row.duplicated += len(found)
+                row.problem(f"{request.station}: refused with {request.reply.status} but {len(found)} records")
+            continue
+        lost, extra, problems = check_records(request, found)
+        row.lost += lost
+        row.duplicated += extra
+        for text in problems:
+            row.problem(f"{request.station} ({request.action}): {text}")
+        answers[prefix] += 1
+        records[prefix] += len(found)
+    for prefix, row in rows.items():
+        row.notes.append(
+            f"{answers[prefix]} answers recorded something and the histories hold the {records[prefix]} records with "
+            "their stations: what each asked for, and what came with it at the same instant"
+        )
+
+
+def check_records(request: Sent, found: list[Written]) -> tuple[int, int, list[str]]:
+    """(lost, extra, problems): the records with the station of a request that answered
+    201 (200 for a bulk check-out) against what it asked for. Each attendee it recorded
+    has one record of the kind asked for (a check-in or check-out of the area asked, or
+    of the event), and at most one that came with it at the same instant: entering the
+    event with an area, leaving the area one moved out of, or leaving an area with the event."""
+    kind = ("check_in" if request.enters else "check_out", request.area)
+    expected = request.reply.body["checked_out"] if request.action == "bulk" else 1
+    problems: list[str] = []
+    extra = recorded = 0
+    main_ids = set()
+    for pk in sorted({record.attendee for record in found}):
+        theirs = [record for record in found if record.attendee == pk]
+        if pk not in request.pks:
+            extra += len(theirs)
+            problems.append(f"{len(theirs)} records of attendee {pk}, whom it was not for")
+            continue
+        main = [record for record in theirs if (record.type, record.area) == kind]
+        others = [record for record in theirs if (record.type, record.area) != kind]
+        main_ids.update(record.id for record in main)
+        recorded += min(1, len(main))
+        extra += max(0, len(main) - 1)
+        if others and not (main and came_with(request, others)):
+            extra += len(others)
+            problems.append(f"attendee {pk}: unexpected records {[(r.type, r.area) for r in others]}")
+        if len({record.at for record in theirs}) > 1:
+            problems.append(
+                f"attendee {pk}: not at one instant: {[(r.type, r.area, r.at.isoformat()) for r in theirs]}"
+            )
+    lost = max(0, expected - recorded)
+    extra += max(0, recorded - expected)
+    if lost or recorded > expected:
+        problems.append(f"the answer accounts for {expected} {kind}, the history has {recorded}")
+    if request.action == "scan" and request.reply.body["record"]["id"] not in main_ids:
+        problems.append(f"the scan answered record {request.reply.body['record']['id']}, not in the history as {kind}")
+    return lost, extra, problems
+
+
+def came_with(request: Sent, others: list[Written]) -> bool:
+    """Whether `others` may come with the record a request asked for, for one attendee."""
+    if len(others) > 1:
+        return False
+    (other,) = others
+    if request.area is None:
+        return not request.enters and other.type == "check_out" and other.area is not None
+    if not request.enters:
+        return False
+    return (other.type, other.area) == ("check_in", None) or (
+        other.type == "check_out" and other.area not in {None, request.area}
     )
-    return row
+
+
+def place_checks(site: Site, places: Places, histories: dict[int, History]) -> list[Row]:
+    """What the storm left behind and what was seen during it, against the capacities."""
+    seen = Row(
+        "areas: most seen inside / capacity", figure=f"{places.figure(places.most_seen)}; {places.samples} readings"
+    )
+    for text in places.over:
+        seen.problem(text)
+    if not places.samples:
+        seen.problem("the numbers inside were never read during the storm")
+
+    figures = site.admin.get(f"/api/events/{site.event_id}/attendance/")
+    peaks = {None: figures["peak_inside"], **{area["id"]: area["peak_inside"] for area in figures["areas"]}}
+    peak = Row("areas: peak in records / capacity", figure=places.figure(peaks))
+    for area, value in peaks.items():
+        capacity = places.capacity(area)
+        if capacity is not None and value > capacity:
+            peak.problem(f"the records put {value} at once in {places.name(area)}, capacity {capacity}")
+            if area is not None:
+                peak.problem(over_capacity_in_the_records(histories, area, capacity))
+
+    database = stays_in_database(site.event_id)
+    overlaps = [f"attendee {pk}: {text}" for pk, h in histories.items() for text in h.overlapping_area_stays()]
+    two = Row(
+        "nobody in two areas",
+        figure=f"now {database.in_two_areas} in two; in the histories {len(overlaps)} overlapping stays",
+    )
+    for text in overlaps:
+        two.problem(text)
+    if database.in_two_areas:
+        two.problem(f"{database.in_two_areas} attendees have open stays in two areas")
+    outside = [f"attendee {pk}: {text}" for pk, h in histories.items() for text in h.area_stays_outside_the_event()]
+    out = Row(
+        "nobody in an area outside event",
+        figure=f"now {database.outside}; in the histories {len(outside)} stays outside one in the event",
+    )
+    for text in outside:
+        out.problem(text)
+    if database.outside:
+        out.problem(f"{database.outside} attendees are in an area while outside the event")
+
+    read = places.read(site, site.admin)
+    counts = Row(
+        "counts equal open stays",
+        figure=", ".join(
+            f"{places.name(area)} {read[area]}={database.open_stays.get(area, 0)}" for area in [None, *places.areas]
+        ),
+    )
+    for area in [None, *places.areas]:
+        live, stays = database.live.get(area), database.open_stays.get(area, 0)
+        if live != stays or read[area] != stays:
+            counts.problem(f"{places.name(area)}: {live} inside ({read[area]} shown), {stays} open stays")
+    full = Row("no place above capacity at the end", figure=places.figure(database.open_stays))
+    for area in [None, *places.areas]:
+        stays, capacity = database.open_stays.get(area, 0), places.capacity(area)
+        if capacity is not None and stays > capacity:
+            full.problem(f"{places.name(area)}: {stays} open stays, capacity {capacity}")
+    return [seen, peak, full, counts, two, out]
+
+
+def over_capacity_in_the_records(histories: dict[int, History], area: int, capacity: int) -> str:
+    """Why the records of `area` put more than `capacity` inside at once: the most inside
+    in the order the records were written (their ids) against the order of their times,
+    and the records stamped earlier than one written before them."""
+    records = [record for history in histories.values() for record in history.records if record.area == area]
+
+    def most_inside(ordered: list[Written]) -> int:
+        inside = most = 0
+        for record in ordered:
+            inside += 1 if record.type == "check_in" else -1
+            most = max(most, inside)
+        return most
+
+    by_time = sorted(records, key=lambda record: (record.at, record.type == "check_in", record.id))
+    by_id = sorted(records, key=lambda record: record.id)
+    late = [
+        f"#{later.id} {later.type} at {later.at.time().isoformat()} ({later.station}) after "
+        f"#{earlier.id} {earlier.type} at {earlier.at.time().isoformat()} ({earlier.station})"
+        for earlier, later in pairwise(by_id)
+        if later.at < earlier.at
+    ]
+    return (
+        f"most inside by record id {most_inside(by_id)}, by time {most_inside(by_time)}; "
+        f"records stamped before the one written just before them: {'; '.join(late[:5]) or 'none'}"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Stays:
+    """Open stays as the database holds them, beside the live counts."""
+
+    live: dict[int | None, int]
+    open_stays: dict[int | None, int]
+    in_two_areas: int
+    outside: int
+
+
+def stays_in_database(event_id: int) -> Stays:
+    """Read the open stays of the event and its areas straight from the database
+    (Django is set up in this process by `prepare`)."""
+    from django.db import connections
+    from django.db.models import Count
+
+    from attendees.models import Area, Event, Visit
+
+    try:
+        open_stays = Visit.objects.filter(attendee__event=event_id).standing().open().order_by()
+        in_areas = open_stays.in_areas()
+        in_event = open_stays.in_event()
+        return Stays(
+            live={
+                None: Event.objects.get(pk=event_id).inside,
+                **dict(Area.objects.filter(event=event_id).values_list("pk", "inside")),
+            },
+            open_stays={
+                None: in_event.count(),
+                **dict(in_areas.values("area").annotate(n=Count("pk")).values_list("area", "n")),
+            },
+            in_two_areas=in_areas.values("attendee").annotate(n=Count("pk")).filter(n__gt=1).count(),
+            outside=in_areas.exclude(attendee__in=in_event.values("attendee")).values("attendee").distinct().count(),
+        )
+    finally:
+        connections.close_all()
+
+
+def check_bulk(row: Row, reply: Reply, ids: list[int]) -> None:
+    body = reply.body if isinstance(reply.body, dict) else {}
+    if reply.status != 200 or body.get("checked_out", 0) + body.get("skipped", 0) != len(ids):
+        row.problem(f"bulk check-out of {len(ids)} answered {reply.status}: {reply.body!r}"[:300])
 
 
 def retries(site: Site, sizes: Sizes, *, action: str) -> Row:
@@ -554,9 +1004,18 @@ def table(rows: list[Row]) -> str:
         ]
         return "| " + " | ".join(cells) + " |"
 
+    def check(row: Row) -> str:
+        # A check spans the figures' columns: what it found, and whether that holds.
+        span = sum(width + 3 for _, _, width in COLUMNS[1:]) - 3
+        verdict = "FAILED" if row.failed else "ok"
+        return f"| {row.scenario.ljust(COLUMNS[0][2])} | {row.figure} {verdict.rjust(span - len(row.figure) - 1)} |"
+
     header = line([title for _, title, _ in COLUMNS])
     rule = "|" + "|".join("-" * (width + 2) for _, _, width in COLUMNS) + "|"
-    body = [line([str(getattr(row, name)) for name, _, _ in COLUMNS]) for row in rows]
+    body = [
+        check(row) if row.figure is not None else line([str(getattr(row, name)) for name, _, _ in COLUMNS])
+        for row in rows
+    ]
     return "\n".join([header, rule, *body])
 
 
@@ -684,7 +1143,7 @@ def wait_until_serving(server: subprocess.Popen, port: int, timeout: float = 30)
 
 def run_scenarios(site: Site, sizes: Sizes, seed: int) -> list[Row]:
     site.create_event(f"Storm {os.getpid()}")
-    scenarios: list[tuple[str, Callable[[], Row]]] = [
+    scenarios: list[tuple[str, Callable[[], Row | list[Row]]]] = [
         (
             "race checkout",
             lambda: race(site, sizes, action="checkout", start_state="inside", conflict="already_checked_out"),
@@ -702,7 +1161,8 @@ def run_scenarios(site: Site, sizes: Sizes, seed: int) -> list[Row]:
     rows = []
     for name, scenario in scenarios:
         try:
-            rows.append(scenario())
+            outcome = scenario()
+            rows.extend(outcome if isinstance(outcome, list) else [outcome])
         except TimeLimitExceeded as error:
             rows.append(Row(name, problems=[str(error)]))
             break
@@ -740,6 +1200,8 @@ def main(argv: list[str] | None = None) -> int:
                 environment = {
                     "DATABASE_URL": url,
                     "DJANGO_DEBUG": "0",
+                    # Plain HTTP on 127.0.0.1: no redirect to HTTPS.
+                    "DJANGO_SECURE_SSL_REDIRECT": "0",
                     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
                     "DJANGO_ALLOWED_HOSTS": HOST,
                 }

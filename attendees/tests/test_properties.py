@@ -2,8 +2,10 @@
 tiny model of the rules: never checked in → inside → left → inside → ...
 
 After every step the history (`attendees_with_times`) and the flags
-(`attendees_with_state`) must agree with the model, the history must only ever grow
-by appending, and a refused step must raise the right error and record nothing.
+(`attendees_with_state`) must agree with the model, and so must the event's live count
+of who is inside; the history must only ever grow by appending, and a refused step must
+raise the right error and record nothing. Areas, capacity and corrections have their
+own model in `test_properties_areas.py`.
 """
 
 import dataclasses
@@ -113,6 +115,8 @@ def assert_agrees(attendees: list[Attendee], models: list[ModelAttendee], before
     assert flags(attendees) == [expected_flags(model) for model in models]
     these = Attendee.objects.filter(pk__in=[a.pk for a in attendees])
     assert selectors.count_inside(these) == sum(model.state == INSIDE for model in models)
+    # The live count, kept beside the stays, never drifts from them.
+    assert Event.objects.get(pk=attendees[0].event_id).inside == sum(model.state == INSIDE for model in models)
     assert {a.pk for a in selectors.attendees_with_state(these).filter(is_checked_in=True)} == {
         attendee.pk for attendee, model in zip(attendees, models, strict=True) if model.state == INSIDE
     }
