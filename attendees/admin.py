@@ -1,20 +1,31 @@
+import dataclasses
 import datetime
+import zoneinfo
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.utils import NestedObjects
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import NestedObjects, quote, unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router
 from django.db.models import QuerySet, prefetch_related_objects
 from django.db.models.constants import LOOKUP_SEP
 from django.forms.models import BaseInlineFormSet
-from django.urls import NoReverseMatch, reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from import_export.admin import ImportMixin
+from import_export.formats.base_formats import CSV
+from import_export.results import RowResult
 
 from . import charts, exports, selectors, services, tickets
+from .exceptions import AttendanceError
+from .imports import AttendeeResource
 from .models import Area, Attendee, Event, Record, RefusedScan, Visit
 from .views import DOOR_PERMISSIONS
 
@@ -207,7 +218,9 @@ class EventAdmin(admin.ModelAdmin):
     def occupancy(self, event: Event):
         points = selectors.occupancy(event)
         areas = selectors.occupancy_by_area(event, moments=[at for at, _count in points])
-        return charts.occupancy_svg(points, areas=[(area.name, area_points) for area, area_points in areas])
+        return charts.occupancy_svg(
+            points, areas=[(area.name, area_points) for area, area_points in areas], zone=event.zone
+        )
 
     @admin.action(description=_("Export attendance of selected events as CSV"), permissions=["view_attendee"])
     def export_attendance(self, request, queryset: QuerySet[Event]):
@@ -264,8 +277,113 @@ class AttendeeAdminForm(forms.ModelForm):
         return self.cleaned_data["ticket_code"] or self.instance.ticket_code
 
 
+def local_time(moment: datetime.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """A time as organizers read it: the event's local date and time to the second, and the zone's name."""
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+
+
+class VoidRecordForm(forms.Form):
+    """Which of the attendee's records to void, and why. It offers the standing records;
+    any of the attendee's records is accepted, so that one voided meanwhile is refused
+    by the rules (`AlreadyVoided`) rather than by the form."""
+
+    record = forms.ModelChoiceField(
+        queryset=Record.objects.none(),
+        label=_("Record"),
+        # Voiding is chosen, never preselected.
+        empty_label=_("Choose a record"),
+        error_messages={
+            "required": _("Choose the record to void."),
+            "invalid_choice": _("That record is not one of this attendee's."),
+        },
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        error_messages={"required": _("Give a reason for voiding the record: it is kept in the history.")},
+    )
+
+    def __init__(self, *args, attendee: Attendee, **kwargs):
+        # Ids of their own: the page holds the attendee's form and the other correction too.
+        kwargs.setdefault("auto_id", "id_void_%s")
+        super().__init__(*args, **kwargs)
+        records = attendee.records.select_related("area")
+        field = self.fields["record"]
+        field.queryset = records if self.is_bound else records.standing().order_by("-at", "-id")
+        zone = attendee.event.zone
+        field.label_from_instance = lambda record: _record_label(record, zone)
+
+
+def _record_label(record: Record, zone: zoneinfo.ZoneInfo) -> str:
+    values = {"id": record.pk, "time": local_time(record.at, zone)}
+    if record.area is None:
+        if record.type == Record.Type.CHECK_IN:
+            return gettext("#%(id)d: check-in at %(time)s") % values
+        return gettext("#%(id)d: check-out at %(time)s") % values
+    values["area"] = record.area.name
+    if record.type == Record.Type.CHECK_IN:
+        return gettext("#%(id)d: entered %(area)s at %(time)s") % values
+    return gettext("#%(id)d: left %(area)s at %(time)s") % values
+
+
+class MissedCheckOutForm(forms.Form):
+    """When the attendee inside actually left, as a local time in the event's zone, and why."""
+
+    at = forms.DateTimeField(
+        label=_("Left at"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"),
+        error_messages={
+            "required": _("Give the time the attendee left."),
+            "invalid": _("Give the time the attendee left as a date and a time."),
+        },
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        error_messages={"required": _("Give a reason for the check-out: it is kept in the history.")},
+    )
+
+    def __init__(self, *args, zone: zoneinfo.ZoneInfo, **kwargs):
+        kwargs.setdefault("auto_id", "id_missed_check_out_%s")
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+
+    def full_clean(self) -> None:
+        # A time without an offset is read in the event's zone (a time that does not exist
+        # there, or exists twice, is an error), and comes out aware.
+        with timezone.override(self.zone):
+            super().full_clean()
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryRow:
+    """A record as the attendee page shows it, its times in the event's zone."""
+
+    record: Record
+    at: str
+    # When it was written, for a record written later than it happened (a correction, an offline scan).
+    recorded_at: str | None
+    voided_at: str | None
+
+
+def _history_rows(attendee: Attendee) -> list[HistoryRow]:
+    zone = attendee.event.zone
+    return [
+        HistoryRow(
+            record=record,
+            at=local_time(record.at, zone),
+            recorded_at=local_time(record.recorded_at, zone)
+            if abs(record.recorded_at - record.at) >= datetime.timedelta(seconds=1)
+            else None,
+            voided_at=None if record.voided_at is None else local_time(record.voided_at, zone),
+        )
+        for record in selectors.history(attendee).select_related("area")
+    ]
+
+
 @admin.register(Attendee)
-class AttendeeAdmin(admin.ModelAdmin):
+class AttendeeAdmin(ImportMixin, admin.ModelAdmin):
     list_display = [
         "last_name",
         "first_name",
@@ -286,11 +404,161 @@ class AttendeeAdmin(admin.ModelAdmin):
     fields = ["event", "first_name", "last_name", "email", "ticket_code", "state", "checkin_times", "checkout_times"]
     readonly_fields = ["state", "checkin_times", "checkout_times"]
     list_select_related = ["event"]
+    change_form_template = "attendees/admin/attendee_change_form.html"
+    change_list_template = "attendees/admin/attendee_change_list.html"
+    # Import from CSV (see `imports.py`), with a preview and all rows or none.
+    resource_classes = [AttendeeResource]
+    import_formats = [CSV]
+    import_template_name = "attendees/admin/import.html"
 
     def get_fields(self, request, obj=None):
         if may_see_ticket_codes(request):
             return self.fields
         return [name for name in self.fields if name != "ticket_code"]
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/history/void/",
+                self.admin_site.admin_view(self.void_record_view),
+                name="{}_{}_void_record".format(*info),
+            ),
+            path(
+                "<path:object_id>/history/check-out/",
+                self.admin_site.admin_view(self.missed_check_out_view),
+                name="{}_{}_missed_check_out".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            context.update(self.history_context(request, obj))
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def history_context(self, request, attendee: Attendee) -> dict:
+        """The attendee's history for their page and, for those who may correct it, the two correction forms."""
+        zone = attendee.event.zone
+        context = {
+            "attendance_history": _history_rows(attendee),
+            "attendance_zone": attendee.event.timezone,
+            "may_correct_attendance": self.has_correct_attendance_permission(request),
+        }
+        if context["may_correct_attendance"]:
+            object_id = quote(attendee.pk)
+            context.update(
+                may_void=any(row.record.voided_at is None for row in context["attendance_history"]),
+                void_record_form=VoidRecordForm(attendee=attendee),
+                void_record_url=self._url("void_record", object_id),
+                missed_check_out_form=MissedCheckOutForm(zone=zone),
+                missed_check_out_url=self._url("missed_check_out", object_id),
+            )
+        return context
+
+    @method_decorator(require_POST)
+    def void_record_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        attendee = self._attendee_to_correct(request, object_id)
+        form = VoidRecordForm(request.POST, attendee=attendee)
+        if not form.is_valid():
+            return self._refuse(request, attendee, form)
+        try:
+            record = services.void_record(
+                record=form.cleaned_data["record"], by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except AttendanceError as error:
+            self.message_user(request, error.detail, messages.ERROR)
+        else:
+            values = {"time": local_time(record.at, attendee.event.zone)}
+            if record.type == Record.Type.CHECK_IN:
+                message = gettext("Voided the check-in at %(time)s, and the stay it began.") % values
+            else:
+                message = gettext("Voided the check-out at %(time)s: the stay it ended is open again.") % values
+            self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(self._change_url(attendee))
+
+    @method_decorator(require_POST)
+    def missed_check_out_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        attendee = self._attendee_to_correct(request, object_id)
+        zone = attendee.event.zone
+        form = MissedCheckOutForm(request.POST, zone=zone)
+        if not form.is_valid():
+            return self._refuse(request, attendee, form)
+        try:
+            record = services.correct_check_out(
+                attendee=attendee,
+                at=form.cleaned_data["at"].astimezone(datetime.UTC),
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except AttendanceError as error:
+            self.message_user(request, error.detail, messages.ERROR)
+        else:
+            message = gettext("Added the missed check-out at %(time)s.") % {"time": local_time(record.at, zone)}
+            self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(self._change_url(attendee))
+
+    def _attendee_to_correct(self, request: HttpRequest, object_id: str) -> Attendee:
+        if not (self.has_correct_attendance_permission(request) and self.has_view_or_change_permission(request)):
+            raise PermissionDenied
+        attendee = self.get_object(request, unquote(object_id))
+        if attendee is None:
+            raise Http404(gettext("There is no attendee with this id."))
+        return attendee
+
+    def _refuse(self, request: HttpRequest, attendee: Attendee, form: forms.Form) -> HttpResponse:
+        for errors in form.errors.values():
+            for error in errors:
+                self.message_user(request, error, messages.ERROR)
+        return HttpResponseRedirect(self._change_url(attendee))
+
+    def _url(self, name: str, *args) -> str:
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args, current_app=self.admin_site.name
+        )
+
+    def _change_url(self, attendee: Attendee) -> str:
+        return f"{self._url('change', quote(attendee.pk))}#attendance-history"
+
+    # Import
+
+    def has_import_permission(self, request) -> bool:
+        return self.has_add_permission(request)
+
+    def get_import_resource_kwargs(self, request, **kwargs) -> dict:
+        return {
+            **super().get_import_resource_kwargs(request, **kwargs),
+            "may_set_ticket_codes": may_see_ticket_codes(request),
+        }
+
+    def add_data_read_fail_error_to_form(self, form, e) -> None:
+        form.add_error(
+            "import_file",
+            gettext(
+                "This file cannot be read as CSV text in UTF-8. Save it from the spreadsheet as “CSV UTF-8” "
+                "and upload it again."
+            ),
+        )
+
+    def get_import_data_kwargs(self, **kwargs) -> dict:
+        # A row refused by validation rolls the whole import back, as a row that failed does.
+        return {**super().get_import_data_kwargs(**kwargs), "rollback_on_validation_errors": True}
+
+    def process_result(self, result, request):
+        if result.has_errors() or result.has_validation_errors():
+            # The file was checked in the preview; something changed since (a ticket code taken meanwhile).
+            self.message_user(
+                request,
+                gettext("Nothing was imported: the file no longer imports cleanly. Upload it again to see why."),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(self._url("import"))
+        return super().process_result(result, request)
+
+    def add_success_message(self, result, request) -> None:
+        count = result.totals[RowResult.IMPORT_TYPE_NEW]
+        message = ngettext("Imported %(count)d attendee.", "Imported %(count)d attendees.", count) % {"count": count}
+        self.message_user(request, message, messages.SUCCESS)
 
     def lookup_allowed(self, lookup, value, request=None) -> bool:
         if is_ticket_code_lookup(lookup) and (request is None or not may_see_ticket_codes(request)):
@@ -310,6 +578,9 @@ class AttendeeAdmin(admin.ModelAdmin):
     def has_record_attendance_permission(self, request) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.record_attendance")
 
+    def has_correct_attendance_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.correct_attendance")
+
     @admin.display(description=_("state"))
     def state(self, attendee: Attendee) -> str:
         if getattr(attendee, "is_checked_in", False):
@@ -323,12 +594,12 @@ class AttendeeAdmin(admin.ModelAdmin):
         return attendee.current_area_name
 
     @admin.display(description=_("last check-in"), ordering="last_checked_in_at")
-    def last_checked_in_at(self, attendee: Attendee):
-        return attendee.last_checked_in_at
+    def last_checked_in_at(self, attendee: Attendee) -> str | None:
+        return _list_time(attendee.last_checked_in_at, attendee.event.zone)
 
     @admin.display(description=_("last check-out"), ordering="last_checked_out_at")
-    def last_checked_out_at(self, attendee: Attendee):
-        return attendee.last_checked_out_at
+    def last_checked_out_at(self, attendee: Attendee) -> str | None:
+        return _list_time(attendee.last_checked_out_at, attendee.event.zone)
 
     @admin.display(description=_("time inside"), ordering="time_inside")
     def time_inside(self, attendee: Attendee):
@@ -393,6 +664,19 @@ class AttendeeAdmin(admin.ModelAdmin):
         self.message_user(request, f"{message}.", messages.SUCCESS if result.done else messages.WARNING)
 
 
+def _list_time(moment: datetime.datetime | None, zone: zoneinfo.ZoneInfo) -> str | None:
+    """A time in the attendee list: the date, and the time of day with its zone, each kept on one line."""
+    if moment is None:
+        return None
+    local = moment.astimezone(zone)
+    return format_html(
+        '<span class="attendees-time">{}</span> <span class="attendees-time">{} {}</span>',
+        f"{local:%Y-%m-%d}",
+        f"{local:%H:%M:%S}",
+        local.tzname(),
+    )
+
+
 def _duration(duration: datetime.timedelta) -> str:
     """H:MM:SS, hours running past 24."""
     seconds = round(duration.total_seconds())
@@ -433,7 +717,8 @@ class VisitAdmin(ViewOnlyAdmin):
 @admin.register(Record)
 class RecordAdmin(ViewOnlyAdmin):
     """Every check-in and check-out as recorded, voided ones included; read-only.
-    Corrections go through the API's corrections endpoint, which keeps who, when and why."""
+    Corrections are made on the attendee's page or through the API's corrections endpoint,
+    which keep who, when and why."""
 
     list_display = ["attendee", "type", "at", "station", "source", "recorded_by", "voided_at", "voided_by"]
     list_filter = ["type", "source", "attendee__event"]

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 from django.template.loader import render_to_string
-from django.utils import dateformat
+from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
@@ -61,10 +61,12 @@ class Line:
         return round(self.legend_x + LEGEND_SAMPLE + 6, 1)
 
 
-def occupancy_svg(points: Points, *, areas: Sequence[tuple[str, Points]] = ()) -> SafeString:
-    """An SVG line of people inside over time, with labelled axes, and beside it one line
-    per area (name, points at the same times), told apart by a legend; a sentence when
-    there is nothing to draw."""
+def occupancy_svg(
+    points: Points, *, areas: Sequence[tuple[str, Points]] = (), zone: datetime.tzinfo = datetime.UTC
+) -> SafeString:
+    """An SVG line of people inside over time, with labelled axes in the local time of
+    `zone` (the event's), and beside it one line per area (name, points at the same
+    times), told apart by a legend; a sentence when there is nothing to draw."""
     if not points:
         return render_to_string("attendees/admin/occupancy_chart.html", {"empty": True})
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -84,14 +86,17 @@ def occupancy_svg(points: Points, *, areas: Sequence[tuple[str, Points]] = ()) -
             corners += [(x(at), y(count)), (x(next_at), y(count))]
         return " ".join(f"{px},{py}" for px, py in corners)
 
-    several_days = points[0][0].date() != points[-1][0].date()
+    def local(at: datetime.datetime) -> datetime.datetime:
+        return at.astimezone(zone)
+
+    several_days = local(points[0][0]).date() != local(points[-1][0]).date()
     # Django's date format, so that month names follow the active language.
     label_format = "M d H:i" if several_days else "H:i"
     every = max(1, math.ceil(len(points) / X_LABELS))
-    x_ticks = [Tick(x(at), dateformat.format(at, label_format)) for at, _ in points[:-1:every]]
+    x_ticks = [Tick(x(at), dateformat.format(local(at), label_format)) for at, _ in points[:-1:every]]
     if len(points) > 1 and x(points[-1][0]) - x_ticks[-1].position > plot_width / (2 * X_LABELS):
         # The end (now, or the event's end) is labelled unless it would crowd the last tick.
-        x_ticks.append(Tick(x(points[-1][0]), dateformat.format(points[-1][0], label_format)))
+        x_ticks.append(Tick(x(points[-1][0]), dateformat.format(local(points[-1][0]), label_format)))
     y_ticks = [Tick(y(value), str(value)) for value in sorted({0, top_value // 2, top_value})]
 
     named = [(gettext("Whole event"), points), *areas] if areas else [("", points)]
@@ -118,31 +123,34 @@ def occupancy_svg(points: Points, *, areas: Sequence[tuple[str, Points]] = ()) -
     legend_rows = math.ceil(len(named) / LEGEND_COLUMNS) if areas else 0
     height = HEIGHT + legend_rows * LEGEND_ROW + (LEGEND_ROW // 2 if legend_rows else 0)
     event_line, *area_lines = lines
-    return render_to_string(
-        "attendees/admin/occupancy_chart.html",
-        {
-            "width": WIDTH,
-            "height": height,
-            "left": LEFT,
-            "right": WIDTH - RIGHT,
-            "top": TOP,
-            "bottom": HEIGHT - BOTTOM,
-            "x_label_y": HEIGHT - BOTTOM + 22,
-            "axis_title_y": HEIGHT - 6,
-            "event_line": event_line,
-            "area_lines": area_lines,
-            "legend": lines if areas else [],
-            "x_ticks": x_ticks,
-            "y_ticks": y_ticks,
-            "start": points[0][0],
-            "end": points[-1][0],
-            "peak": event_line.peak,
-            "peak_at": event_line.peak_at,
-            "now_inside": event_line.now_inside,
-            # Two points are the start and the end: no step to speak of.
-            "step_minutes": round((points[1][0] - points[0][0]).total_seconds() / 60) if len(points) > 2 else None,
-        },
-    )
+    # The template's date filters show times in the active zone: the event's.
+    with timezone.override(zone):
+        return render_to_string(
+            "attendees/admin/occupancy_chart.html",
+            {
+                "width": WIDTH,
+                "height": height,
+                "left": LEFT,
+                "right": WIDTH - RIGHT,
+                "top": TOP,
+                "bottom": HEIGHT - BOTTOM,
+                "x_label_y": HEIGHT - BOTTOM + 22,
+                "axis_title_y": HEIGHT - 6,
+                "zone_name": str(zone),
+                "event_line": event_line,
+                "area_lines": area_lines,
+                "legend": lines if areas else [],
+                "x_ticks": x_ticks,
+                "y_ticks": y_ticks,
+                "start": local(points[0][0]),
+                "end": local(points[-1][0]),
+                "peak": event_line.peak,
+                "peak_at": local(event_line.peak_at),
+                "now_inside": event_line.now_inside,
+                # Two points are the start and the end: no step to speak of.
+                "step_minutes": round((points[1][0] - points[0][0]).total_seconds() / 60) if len(points) > 2 else None,
+            },
+        )
 
 
 def _shortened(name: str) -> str:

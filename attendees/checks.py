@@ -12,6 +12,7 @@ Registered in `AttendeesConfig.ready()`; `python manage.py check` runs them. Ids
 - attendees.E006 ATTENDEES is not a dict, or has keys the app does not know.
 - attendees.E007 An ATTENDEES value is not of the kind its setting needs.
 - attendees.E008 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] is not drf-spectacular's AutoSchema.
+- attendees.E009 `import_export` is not in INSTALLED_APPS.
 """
 
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ REQUIRED_APPS = {
     "rest_framework": ("attendees.E001", "the app's API is built on Django REST framework"),
     "django_filters": ("attendees.E002", "the API's filters use django-filter"),
     "drf_spectacular": ("attendees.E003", "the API's OpenAPI document is made by drf-spectacular"),
+    "import_export": ("attendees.E009", "the admin imports attendees from CSV with django-import-export"),
 }
 
 

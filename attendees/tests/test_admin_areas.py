@@ -582,3 +582,16 @@ def test_event_list_runs_in_a_constant_number_of_queries(door_client, django_ass
 # Measured: the session, the user, two for the permissions, the count and the unfiltered
 # count, the events with their counts, and two for the date hierarchy.
 EVENT_LIST_QUERIES = 9
+
+
+def test_the_chart_axis_is_in_the_events_local_time_with_its_zone(make_attendee, event):
+    event.timezone = "Europe/Berlin"
+    event.starts_at = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    event.ends_at = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    event.save()
+
+    svg = charts.occupancy_svg(selectors.occupancy(event), zone=event.zone)
+
+    # 08:00 UTC is 09:00 in Berlin in November.
+    assert ">09:00<" in svg
+    assert "Europe/Berlin" in svg

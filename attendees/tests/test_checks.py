@@ -51,6 +51,17 @@ def test_a_required_app_missing_from_installed_apps_is_an_error(app, check_id):
     assert error.hint == f"Add '{app}' to INSTALLED_APPS."
 
 
+def test_import_export_missing_from_installed_apps_is_an_error_as_the_admin_imports_attendees_with_it():
+    with modify_settings(INSTALLED_APPS={"remove": ["import_export"]}):
+        messages = checks.check_required_apps()
+
+    assert ids(messages) == ["attendees.E009"]
+    (error,) = messages
+    assert "'import_export'" in error.msg
+    assert "django-import-export" in error.msg
+    assert error.hint == "Add 'import_export' to INSTALLED_APPS."
+
+
 @override_settings(USE_TZ=False)
 def test_time_zone_support_turned_off_is_an_error():
     messages = checks.check_time_zone_support()

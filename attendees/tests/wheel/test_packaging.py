@@ -48,6 +48,7 @@ SETTINGS = """
         "rest_framework.authtoken",
         "django_filters",
         "drf_spectacular",
+        "import_export",
         "attendees",
     ]
     MIDDLEWARE = [
@@ -324,7 +325,14 @@ def test_wheel_declares_its_python_and_dependency_ranges(wheel):
         line.removeprefix("Requires-Dist: ") for line in metadata.splitlines() if line.startswith("Requires-Dist:")
     }
     names = {requirement.split(">")[0].split("<")[0].split("=")[0].strip().lower() for requirement in requirements}
-    assert names == {"django", "djangorestframework", "django-filter", "drf-spectacular", "segno"}
+    assert names == {
+        "django",
+        "djangorestframework",
+        "django-filter",
+        "django-import-export",
+        "drf-spectacular",
+        "segno",
+    }
     assert not [requirement for requirement in requirements if "==" in requirement]
 
 
