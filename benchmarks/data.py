@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from attendees import services
 from attendees.models import Attendee, Event, Record, Visit
 
 BATCH_SIZE = 5_000
@@ -33,6 +34,11 @@ def attendee_ids(event: Event) -> list[int]:
     return list(Attendee.objects.filter(event=event).order_by("pk").values_list("pk", flat=True))
 
 
+def tickets(event: Event) -> list[tuple[int, str]]:
+    """The id and ticket code of each attendee of `event`, in id order."""
+    return list(Attendee.objects.filter(event=event).order_by("pk").values_list("pk", "ticket_code"))
+
+
 def add_visits(ids: list[int], *, closed: bool, at: datetime | None = None, by=None) -> None:
     """One visit for each attendee of `ids`, open (inside) or closed (left), with its records."""
     at = at or timezone.now() - timedelta(hours=1)
@@ -46,6 +52,12 @@ def add_visits(ids: list[int], *, closed: bool, at: datetime | None = None, by=N
         )
         for pk in ids
     )
+
+
+def count_inside(event: Event) -> None:
+    """Set the event's live number inside from its open visits, which `add_visits` wrote
+    around the services."""
+    services.recount_inside(events=Event.objects.filter(pk=event.pk))
 
 
 def add_history(attendee: Attendee, visits: int) -> None:
@@ -98,6 +110,7 @@ def inside_event(name: str, size: int, by=None) -> Event:
     """An event whose `size` attendees are all inside."""
     event = make_event(name, size)
     add_visits(attendee_ids(event), closed=False, by=by)
+    count_inside(event)
     analyze()
     return event
 

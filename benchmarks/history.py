@@ -4,10 +4,11 @@ import datetime
 import json
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from attendees import services
-from attendees.models import Attendee, Record, Visit
+from attendees.models import Attendee, Event, Record, Visit
 
 from . import data
 from .client import api_client, expect
@@ -18,26 +19,34 @@ MAX_GROWTH = 1.2
 
 
 def floor_check_out(*, attendee_id: int, by_id: int | None) -> None:
-    """The visit's UPDATE and the record's INSERT, by hand, in one transaction."""
+    """The stay's UPDATE, the record's INSERT and the event's number inside, by hand, in
+    one transaction (the attendee is never in an area)."""
     greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE attendees_visit SET checked_out_at = {greatest}(%s, checked_in_at), checked_out_by_id = %s "
-            "WHERE attendee_id = %s AND checked_out_at IS NULL AND voided_at IS NULL",
+            "WHERE attendee_id = %s AND checked_out_at IS NULL AND voided_at IS NULL AND area_id IS NULL",
             [now, by_id, attendee_id],
         )
+        closed = cursor.rowcount
         cursor.execute(
-            "INSERT INTO attendees_record "
-            "(attendee_id, visit_id, type, at, recorded_at, recorded_by_id, station, source, reason, void_reason) "
-            "SELECT attendee_id, id, 'check_out', checked_out_at, %s, checked_out_by_id, '', 'api', '', '' "
+            "INSERT INTO attendees_record (attendee_id, visit_id, area_id, type, at, recorded_at, recorded_by_id, "
+            "station, source, capacity_override, reason, void_reason) "
+            "SELECT attendee_id, id, NULL, 'check_out', checked_out_at, %s, checked_out_by_id, '', 'api', %s, '', '' "
             "FROM attendees_visit WHERE attendee_id = %s AND checked_out_at >= %s AND voided_at IS NULL",
-            [now, attendee_id, now],
+            [now, False, attendee_id, now],
+        )
+        cursor.execute(
+            "UPDATE attendees_event SET inside = inside - %s "
+            "WHERE id = (SELECT event_id FROM attendees_attendee WHERE id = %s)",
+            [closed, attendee_id],
         )
 
 
 def naive_check_out(*, attendee: Attendee, by) -> None:
-    """Load the whole history and close the open visit in Python, then add its record."""
+    """Load the whole history and close the open visit in Python, then add its record and
+    count the attendee out of the event."""
     visits = list(attendee.visits.all())
     open_visit = next(visit for visit in visits if visit.checked_out_at is None and visit.voided_at is None)
     now = timezone.now()
@@ -54,6 +63,7 @@ def naive_check_out(*, attendee: Attendee, by) -> None:
             recorded_by=by,
             source=Record.Source.API,
         )
+        Event.objects.filter(pk=attendee.event_id).update(inside=F("inside") - 1)
 
 
 def floor_detail(attendee_id: int) -> bytes:
@@ -183,8 +193,8 @@ def run(*, sizes: list[int], repeat: int, user, reader) -> Section:
         "before each check-out, so the history grows by 3 visits a run after the GETs are measured"
     )
     section.notes.append(
-        "check-out: services.check_out; floor: the hand-written UPDATE and INSERT of the record; "
-        "naive: load the whole history and close the open visit in Python"
+        "check-out: services.check_out; floor: the hand-written UPDATE, INSERT of the record and UPDATE of the "
+        "event's number inside; naive: load the whole history and close the open visit in Python"
     )
     section.notes.append(
         "GET: /api/attendees/{id}/ through the test client with a superuser's token; "

@@ -64,6 +64,7 @@ def run(*, sizes: list[int], repeat: int, reader) -> Section:
         # Everyone has left once; every other attendee is back inside.
         data.add_visits(ids, closed=True)
         data.add_visits(ids[::2], closed=False)
+        data.count_inside(event)
         events[size] = event
     data.analyze()
     client = api_client(reader)

@@ -102,7 +102,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile",
         type=Path,
         metavar="PATH",
-        help="also profile in-process API scans with pyinstrument (installed separately) into PATH (.html or .txt)",
+        help="also profile in-process API scans with pyinstrument (installed separately): by id into PATH, by "
+        "ticket code into PATH's name with -by-code (.html or .txt)",
     )
     args = parser.parse_args(argv)
     for name, default in (SMOKE if args.smoke else FULL).items():
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             DJANGO_DEBUG="0",
             DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
             DJANGO_ALLOWED_HOSTS="127.0.0.1",
+            # Plain HTTP on 127.0.0.1, as behind the TLS-terminating proxy of a deployment.
+            DJANGO_BEHIND_TLS_PROXY="1",
         )
         import django
 

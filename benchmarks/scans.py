@@ -1,10 +1,14 @@
 """3. Door scans per second over HTTP: gunicorn serving the API and, beside it, the bare
 views (`benchmarks.bare`), both on the scratch PostgreSQL database, driven by a
 closed-loop client on 127.0.0.1. Each scan is a check-in then a check-out of an
-attendee no other scan touches."""
+attendee no other scan touches, sent two ways to each server: by id to the `checkin`
+and `checkout` endpoints, and by ticket code to the scan endpoint (direction "in",
+then "out")."""
 
 import contextlib
+import dataclasses
 import http.client
+import json
 import os
 import secrets
 import socket
@@ -19,8 +23,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.test import Client, RequestFactory, override_settings
+from django.urls import resolve
 
-from . import bare, data
+from . import data
 from .client import api_client, expect
 from .report import Section, Target, figure, ms
 from .timing import Clock, captured_queries, median, percentile, ratio, rotated, statements
@@ -28,13 +33,57 @@ from .timing import Clock, captured_queries, median, percentile, ratio, rotated,
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 4
 MIN_RATIO = 0.6
+# The goals the scan endpoint was built to: a scan is one POST /api/scans/ request.
+SCAN_GOAL_CONCURRENCY = 8
+SCAN_GOAL_RATE = 225
+SCAN_GOAL_P99 = 0.100
 STARTUP_SECONDS = 60
 REQUEST_TIMEOUT = 30
 WARM_UP_REQUESTS = 64
+STATION = "North door"
 SERVERS = {
-    "api": ("eventsite.wsgi", "eventsite.settings", "/api/attendees/{pk}/{action}/"),
-    "bare": ("benchmarks.bare_wsgi", "benchmarks.bare_settings", "/bare/attendees/{pk}/{action}/"),
+    "api": ("eventsite.wsgi", "eventsite.settings"),
+    "bare": ("benchmarks.bare_wsgi", "benchmarks.bare_settings"),
 }
+PREFIXES = {"api": "/api", "bare": "/bare", "drf": "/drf"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Ticket:
+    pk: int
+    code: str
+    event: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    path: str
+    body: bytes
+
+
+def by_id(prefix: str, ticket: Ticket) -> list[Request]:
+    """Today's door: `checkin` then `checkout` of the attendee's id."""
+    body = json.dumps({"station": STATION}).encode()
+    return [Request(f"{prefix}/attendees/{ticket.pk}/{action}/", body) for action in ("checkin", "checkout")]
+
+
+def by_code(prefix: str, ticket: Ticket) -> list[Request]:
+    """A door scanning tickets for one event: the code scanned in, then out."""
+    return [
+        Request(
+            f"{prefix}/scans/",
+            json.dumps(
+                {"ticket_code": ticket.code, "direction": direction, "event": ticket.event, "station": STATION}
+            ).encode(),
+        )
+        for direction in ("in", "out")
+    ]
+
+
+ENDPOINTS = {"checkin": by_id, "scan": by_code}
+STEPS = {"checkin": ("checkin", "checkout"), "scan": ("scan_in", "scan_out")}
+# Every server with every endpoint, in the order of the table.
+RUNS = [(server, endpoint) for server in SERVERS for endpoint in ENDPOINTS]
 
 
 def run(
@@ -51,170 +100,264 @@ def run(
 ) -> Section:
     section = Section(
         key="scans",
-        title="3. Door scans over HTTP (gunicorn, 4 sync workers): check-in then check-out",
-        columns=["concurrency", "server", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "API/bare"],
+        title="3. Door scans over HTTP (gunicorn, 4 sync workers): check-in then check-out, by id and by ticket code",
+        columns=[
+            "concurrency",
+            "server",
+            "endpoint",
+            "requests",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "errors",
+            "API/bare",
+            "scan/checkin",
+        ],
     )
     token = data.token_for(user)
     section.data["queries_per_scan"] = per_scan = queries_per_scan(user, postgresql=postgresql)
     if profile is not None:
-        section.data["profile"] = str(profile)
-        section.notes.append(f"profile of in-process API scans written to {profile}")
+        section.data["profile"] = [str(path) for path in profile_paths(profile)]
+        section.notes.append(f"profiles of in-process API scans written to {', '.join(section.data['profile'])}")
         profile_scans(user, profile)
     if not postgresql:
-        section.notes.append("skipped: the HTTP measure runs on PostgreSQL only")
-        section.targets.append(Target(f"API at least {MIN_RATIO}x the bare view's throughput", None, "skipped"))
+        section.notes += [_statements_note(per_scan), "skipped: the HTTP measure runs on PostgreSQL only"]
+        section.targets += [
+            Target(f"API at least {MIN_RATIO}x the bare view's throughput", None, "skipped"),
+            Target(SCAN_FAST_TARGET, None, "skipped"),
+            Target(SCAN_GOAL_TARGET, None, "skipped"),
+        ]
         return section
     section.data["in_process_seconds"] = local = in_process(
         user, rounds=in_process_rounds, scans_per_round=in_process_scans
     )
     # Attendees for the warm-up and for every run, none shared between runs.
     scans_per_run = max_requests // 2
-    runs = len(concurrency) * len(SERVERS)
-    event = data.make_event("scans", WARM_UP_REQUESTS * len(SERVERS) + scans_per_run * runs)
-    ids = iter(data.attendee_ids(event))
+    event = data.make_event("scans", (WARM_UP_REQUESTS // 2 + scans_per_run * len(concurrency)) * len(RUNS))
+    data.analyze()
+    tickets = (Ticket(pk, code, event.pk) for pk, code in data.tickets(event))
     results = []
     with contextlib.ExitStack() as stack:
         ports = {
             name: stack.enter_context(serve(app, settings_module, database_url))
-            for name, (app, settings_module, _) in SERVERS.items()
+            for name, (app, settings_module) in SERVERS.items()
         }
-        for name, port in ports.items():
+        for server, endpoint in RUNS:
             # Untimed, so that every worker has imported and connected before the runs.
-            closed_loop(port, token, SERVERS[name][2], _take(ids, WARM_UP_REQUESTS // 2), 8, WARM_UP_REQUESTS, 30)
+            scans = _scans(server, endpoint, _take(tickets, WARM_UP_REQUESTS // 2))
+            closed_loop(ports[server], token, scans, 8, WARM_UP_REQUESTS, 30)
         for index, clients in enumerate(concurrency):
-            # Alternate which server goes first at each level.
-            order = list(SERVERS) if index % 2 == 0 else list(reversed(SERVERS))
+            # Alternate the order at each level; each API run stays next to the other.
+            order = RUNS if index % 2 == 0 else list(reversed(RUNS))
             level = {}
-            for name in order:
-                level[name] = closed_loop(
-                    ports[name], token, SERVERS[name][2], _take(ids, scans_per_run), clients, max_requests, seconds
+            for server, endpoint in order:
+                scans = _scans(server, endpoint, _take(tickets, scans_per_run))
+                level[server, endpoint] = result = closed_loop(
+                    ports[server], token, scans, clients, max_requests, seconds
                 )
-                level[name].update(server=name, concurrency=clients)
-            level["api"]["api_over_bare"] = ratio(
-                level["api"]["requests_per_second"], level["bare"]["requests_per_second"]
-            )
-            for name in SERVERS:
-                result = level[name]
+                result.update(server=server, endpoint=endpoint, concurrency=clients)
+            for server, endpoint in RUNS:
+                result = level[server, endpoint]
+                rate = result["requests_per_second"]
+                result["api_over_bare"] = (
+                    ratio(rate, level["bare", endpoint]["requests_per_second"]) if server == "api" else None
+                )
+                result["scan_over_checkin"] = (
+                    ratio(rate, level[server, "checkin"]["requests_per_second"]) if endpoint == "scan" else None
+                )
                 results.append(result)
                 section.rows.append(
                     [
                         clients,
-                        name,
+                        server,
+                        endpoint,
                         result["requests"],
-                        result["requests_per_second"],
+                        rate,
                         ms(result["p50_seconds"]),
                         ms(result["p95_seconds"]),
                         ms(result["p99_seconds"]),
                         result["errors"],
-                        f"{figure(result['api_over_bare'])}x" if name == "api" else "",
+                        _times(result["api_over_bare"]),
+                        _times(result["scan_over_checkin"]),
                     ]
                 )
     section.data["runs"] = results
-    section.notes.append(
+    section.notes += [
+        "checkin: POST /api/attendees/{id}/checkin/ then .../checkout/; scan: POST /api/scans/ with the ticket code, "
+        'direction "in" then "out" and the event; each request with a station; the bare server the same at /bare/',
         f"closed loop: each client thread sends its next request when the last is answered; at most "
         f"{max_requests:,} requests or {seconds:g} s per run; gunicorn's sync workers close the connection "
-        "after each response, so every request opens a new one"
-    )
+        "after each response, so every request opens a new one",
+        "bare: plain Django views, hand-written SQL, same token, permission rule and response body",
+        _statements_note(per_scan),
+    ]
     section.notes.append(
-        "bare: plain Django views, hand-written SQL, same token, permission rule and response body "
-        f"({len(per_scan['bare']['checkin'])}+{len(per_scan['bare']['checkout'])} statements per scan)"
-    )
-    section.notes.append(
-        f"API statements per scan, BEGIN and COMMIT included: {len(per_scan['api']['checkin'])} for the check-in, "
-        f"{len(per_scan['api']['checkout'])} for the check-out (listed in the JSON under queries_per_scan)"
-    )
-    section.notes.append(
-        f"in-process, through the test client (no gunicorn, no sockets), median per request: API "
+        f"in-process, through the test client (no gunicorn, no sockets), median per request: API checkin "
         f"{figure(ms(local['api']))} ms, the bare SQL behind the REST framework {figure(ms(local['drf']))} ms, "
         f"bare view {figure(ms(local['bare']))} ms: bare/API {figure(ratio(local['bare'], local['api']))}x, "
-        f"bare/framework {figure(ratio(local['bare'], local['drf']))}x"
+        f"bare/framework {figure(ratio(local['bare'], local['drf']))}x; API scan {figure(ms(local['api_scan']))} "
+        f"ms ({figure(ratio(local['api_scan'], local['api']))}x the checkin's), bare scan "
+        f"{figure(ms(local['bare_scan']))} ms"
     )
     section.notes.append("client, servers and PostgreSQL share the machine's cores")
-    worst = min((result for result in results if result["server"] == "api"), key=lambda r: r["api_over_bare"])
-    section.targets.append(
-        Target(
-            f"API at least {MIN_RATIO}x the bare view's throughput",
-            all(result["api_over_bare"] >= MIN_RATIO for result in results if result["server"] == "api"),
-            ", ".join(
-                f"{figure(result['api_over_bare'])}x at {result['concurrency']}"
-                for result in results
-                if result["server"] == "api"
-            )
-            + f" (lowest at concurrency {worst['concurrency']})",
-        )
-    )
+    section.targets += [_bare_target(results), _scan_fast_target(results), _scan_goal_target(results)]
     return section
 
 
+SCAN_FAST_TARGET = "a scan is at least as fast as checkin"
+SCAN_GOAL_TARGET = (
+    f"about {SCAN_GOAL_RATE} scans/s at concurrency {SCAN_GOAL_CONCURRENCY}, p99 under {ms(SCAN_GOAL_P99):g} ms"
+)
+
+
+def _bare_target(results: list[dict]) -> Target:
+    api = [result for result in results if result["server"] == "api" and result["endpoint"] == "checkin"]
+    worst = min(api, key=lambda result: result["api_over_bare"])
+    return Target(
+        f"API at least {MIN_RATIO}x the bare view's throughput",
+        all(result["api_over_bare"] >= MIN_RATIO for result in api),
+        ", ".join(f"{figure(result['api_over_bare'])}x at {result['concurrency']}" for result in api)
+        + f" (lowest at concurrency {worst['concurrency']})",
+    )
+
+
+def _scan_fast_target(results: list[dict]) -> Target:
+    scans = [result for result in results if result["server"] == "api" and result["endpoint"] == "scan"]
+    return Target(
+        SCAN_FAST_TARGET,
+        all(result["scan_over_checkin"] >= 1 for result in scans),
+        "API scans/s over checkin requests/s: "
+        + ", ".join(f"{figure(result['scan_over_checkin'])}x at {result['concurrency']}" for result in scans),
+    )
+
+
+def _scan_goal_target(results: list[dict]) -> Target:
+    found = [
+        result
+        for result in results
+        if (result["server"], result["endpoint"], result["concurrency"]) == ("api", "scan", SCAN_GOAL_CONCURRENCY)
+    ]
+    if not found:
+        return Target(SCAN_GOAL_TARGET, None, f"no run at concurrency {SCAN_GOAL_CONCURRENCY}")
+    (result,) = found
+    return Target(
+        SCAN_GOAL_TARGET,
+        result["requests_per_second"] >= SCAN_GOAL_RATE and result["p99_seconds"] < SCAN_GOAL_P99,
+        f"{figure(result['requests_per_second'])} scans/s (POST /api/scans/ requests), p99 "
+        f"{figure(ms(result['p99_seconds']))} ms",
+    )
+
+
+def _times(value: float | None) -> str:
+    return "" if value is None else f"{figure(value)}x"
+
+
+def _statements_note(per_scan: dict) -> str:
+    def counts(found: dict) -> str:
+        checkin = f"checkin {len(found['checkin'])} + checkout {len(found['checkout'])}"
+        return f"{checkin}, scan in {len(found['scan_in'])} + scan out {len(found['scan_out'])}"
+
+    note = f"statements per scan, BEGIN and COMMIT included: API {counts(per_scan['api'])}"
+    if "bare" in per_scan:
+        note += f"; bare {counts(per_scan['bare'])}"
+    return note + " (listed in the JSON under queries_per_scan)"
+
+
+def _scans(server: str, endpoint: str, tickets: list[Ticket]) -> list[list[Request]]:
+    return [ENDPOINTS[endpoint](PREFIXES[server], ticket) for ticket in tickets]
+
+
 def queries_per_scan(user, *, postgresql: bool) -> dict:
-    """The statements of one scan, captured in-process: the API through the test client,
-    the bare views called directly (PostgreSQL only)."""
-    event = data.make_event("queries per scan", 2)
-    api_pk, bare_pk = data.attendee_ids(event)
+    """The statements of one scan each way, captured in-process: the API through the test
+    client, the bare views called directly (PostgreSQL only)."""
+    event = data.make_event("queries per scan", len(RUNS))
+    tickets = [Ticket(pk, code, event.pk) for pk, code in data.tickets(event)]
+    token = data.token_for(user)
     client = api_client(user)
-    found = {"api": {}}
-    for action in ("checkin", "checkout"):
-        with captured_queries() as queries:
-            expect(client.post(f"/api/attendees/{api_pk}/{action}/"), 201)
-        found["api"][action] = statements(queries, token=data.token_for(user))
-    if postgresql:
-        found["bare"] = {}
-        factory = RequestFactory(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {data.token_for(user)}")
-        for action in ("checkin", "checkout"):
+    factory = RequestFactory(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token}")
+    found = {}
+    for (server, endpoint), ticket in zip(RUNS, tickets, strict=True):
+        if server == "bare" and not postgresql:
+            continue
+        (requests,) = _scans(server, endpoint, [ticket])
+        for step, request in zip(STEPS[endpoint], requests, strict=True):
             with captured_queries() as queries:
-                response = bare.scan(
-                    factory.post(f"/bare/attendees/{bare_pk}/{action}/"), pk=str(bare_pk), action=action
-                )
+                if server == "api":
+                    response = client.post(request.path, request.body, content_type="application/json")
+                else:
+                    response = _call_bare(factory.post(request.path, request.body, content_type="application/json"))
             if response.status_code != 201:
-                raise RuntimeError(f"the bare {action} answered {response.status_code}")
-            found["bare"][action] = statements(queries, token=data.token_for(user))
+                raise RuntimeError(f"{request.path} ({step}) answered {response.status_code}, not 201")
+            found.setdefault(server, {})[step] = statements(queries, token=token)
     return found
+
+
+def _call_bare(request):
+    match = resolve(request.path, urlconf="benchmarks.bare")
+    return match.func(request, *match.args, **match.kwargs)
 
 
 def in_process(user, *, rounds: int, scans_per_round: int) -> dict[str, float]:
     """Median seconds per request through the test client, without gunicorn or sockets:
-    the API, the bare SQL behind the REST framework (`/drf/`), and the bare view."""
-    prefixes = {"api": "/api", "drf": "/drf", "bare": "/bare"}
-    event = data.make_event("in-process scans", len(prefixes) * scans_per_round * (rounds + 1))
-    ids = iter(data.attendee_ids(event))
+    the API, the bare SQL behind the REST framework (`/drf/`) and the bare view by id,
+    and the API and the bare view by ticket code."""
+    variants = {
+        "api": ("api", "checkin"),
+        "drf": ("drf", "checkin"),
+        "bare": ("bare", "checkin"),
+        "api_scan": ("api", "scan"),
+        "bare_scan": ("bare", "scan"),
+    }
+    event = data.make_event("in-process scans", len(variants) * scans_per_round * (rounds + 1))
+    tickets = (Ticket(pk, code, event.pk) for pk, code in data.tickets(event))
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {data.token_for(user)}")
-    seconds: dict[str, list[float]] = {name: [] for name in prefixes}
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
     for turn in range(rounds + 1):
-        for name, prefix in rotated(prefixes, turn):
-            urlconf = settings.ROOT_URLCONF if name == "api" else "benchmarks.bare"
+        for name, (server, endpoint) in rotated(variants, turn):
+            urlconf = settings.ROOT_URLCONF if server == "api" else "benchmarks.bare"
             with override_settings(ROOT_URLCONF=urlconf):
-                for pk in _take(ids, scans_per_round):
-                    for action in ("checkin", "checkout"):
+                for requests in _scans(server, endpoint, _take(tickets, scans_per_round)):
+                    for request in requests:
                         with Clock() as clock:
-                            expect(client.post(f"{prefix}/attendees/{pk}/{action}/"), 201)
+                            expect(client.post(request.path, request.body, content_type="application/json"), 201)
                         # The first round warms up.
                         if turn:
                             seconds[name].append(clock.seconds)
     return {name: median(values) for name, values in seconds.items()}
 
 
+def profile_paths(path: Path) -> list[Path]:
+    """Where `--profile PATH` writes: PATH for check-ins and check-outs by id, and a
+    sibling for scans by ticket code."""
+    return [path, path.with_name(f"{path.stem}-by-code{path.suffix}")]
+
+
 def profile_scans(user, path: Path, scans: int = 300) -> None:
-    """Profile in-process API scans with pyinstrument, which requirements*.txt do not hold."""
+    """Profile in-process API scans, by id and by code, with pyinstrument, which
+    requirements*.txt do not hold."""
     try:
         from pyinstrument import Profiler
     except ImportError:
         raise SystemExit("--profile needs pyinstrument: pip install pyinstrument") from None
-    event = data.make_event("profile", scans)
     client = api_client(user)
-    ids = data.attendee_ids(event)
-    for pk in ids[:10]:
-        client.post(f"/api/attendees/{pk}/checkin/")
-    profiler = Profiler(interval=0.0005)
-    with profiler:
-        for pk in ids[10:]:
-            expect(client.post(f"/api/attendees/{pk}/checkin/"), 201)
-            expect(client.post(f"/api/attendees/{pk}/checkout/"), 201)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(profiler.output_html() if path.suffix == ".html" else profiler.output_text(show_all=False))
+    for endpoint, target in zip(ENDPOINTS, profile_paths(path), strict=True):
+        event = data.make_event(f"profile {endpoint}", scans)
+        scanned = _scans("api", endpoint, [Ticket(pk, code, event.pk) for pk, code in data.tickets(event)])
+        for requests in scanned[:10]:
+            for request in requests:
+                client.post(request.path, request.body, content_type="application/json")
+        profiler = Profiler(interval=0.0005)
+        with profiler:
+            for requests in scanned[10:]:
+                for request in requests:
+                    expect(client.post(request.path, request.body, content_type="application/json"), 201)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(profiler.output_html() if target.suffix == ".html" else profiler.output_text(show_all=False))
 
 
-def _take(ids: Iterator[int], count: int) -> list[int]:
-    taken = [pk for _, pk in zip(range(count), ids, strict=False)]
+def _take(tickets: Iterator[Ticket], count: int) -> list[Ticket]:
+    taken = [ticket for _, ticket in zip(range(count), tickets, strict=False)]
     if len(taken) < count:
         raise RuntimeError("ran out of attendees for the scans")
     return taken
@@ -281,17 +424,16 @@ def _wait_until_up(server: subprocess.Popen, port: int, log) -> None:
 
 
 def closed_loop(
-    port: int, token: str, path: str, ids: list[int], clients: int, max_requests: int, seconds: float
+    port: int, token: str, scans: list[list[Request]], clients: int, max_requests: int, seconds: float
 ) -> dict:
-    """`clients` threads, each scanning the next attendee of `ids` (a check-in, then a
-    check-out) as soon as its previous request is answered, until `max_requests` are
-    sent, `seconds` have passed or `ids` run out."""
+    """`clients` threads, each sending the requests of the next scan of `scans` (a check-in,
+    then a check-out) as soon as its previous request is answered, until `max_requests`
+    are sent, `seconds` have passed or `scans` run out."""
     lock = threading.Lock()
-    queue = iter(ids)
+    queue = iter(scans)
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     sent = 0
-    headers = {"Authorization": f"Token {token}", "Content-Length": "0"}
     deadline = time.perf_counter() + seconds
 
     def client() -> None:
@@ -300,14 +442,19 @@ def closed_loop(
         try:
             while True:
                 with lock:
-                    pk = next(queue, None)
-                    if pk is None or sent + 2 > max_requests or time.perf_counter() >= deadline:
+                    requests = next(queue, None)
+                    if requests is None or sent + len(requests) > max_requests or time.perf_counter() >= deadline:
                         return
-                    sent += 2
-                for action in ("checkin", "checkout"):
+                    sent += len(requests)
+                for request in requests:
+                    headers = {
+                        "Authorization": f"Token {token}",
+                        "Content-Type": "application/json",
+                        "Content-Length": str(len(request.body)),
+                    }
                     start = time.perf_counter()
                     try:
-                        connection.request("POST", path.format(pk=pk, action=action), headers=headers)
+                        connection.request("POST", request.path, body=request.body, headers=headers)
                         response = connection.getresponse()
                         response.read()
                         status = response.status
