@@ -187,6 +187,8 @@ def test_door_page_works_with_the_keyboard_alone(phone_page, make_user, crowd, e
     page.goto("/door/")
     # The door's login form, by keyboard: its username field has the focus.
     page.wait_for_url(lambda url: urlsplit(url).path == "/door/login/")
+    # Typing starts once the page has put the focus there, however slowly it loads.
+    expect(page.locator("#id_username")).to_be_focused()
     page.keyboard.type(door_staff.get_username())
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
