@@ -65,6 +65,16 @@ class StrictEmailField(StrictCharField, serializers.EmailField):
     pass
 
 
+class TicketCodeForEditorsOnly:
+    """Leaves `ticket_code` out of a serializer for anyone who may not change attendees."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if not _may_see_ticket_codes(self):
+            del fields["ticket_code"]
+        return fields
+
+
 class StrictModelSerializer(serializers.ModelSerializer):
     """Wrong types are a 400, not silently converted."""
 
@@ -166,7 +176,7 @@ def check_area_of_event(area: Area | None, event_id: int | None) -> None:
         )
 
 
-class AttendeeSerializer(StrictModelSerializer):
+class AttendeeSerializer(TicketCodeForEditorsOnly, StrictModelSerializer):
     """An attendee, their state and their times. The times are read-only: the server
     stamps them; a client that sends them is ignored."""
 
@@ -202,12 +212,6 @@ class AttendeeSerializer(StrictModelSerializer):
                 "server when not sent). Only shown to, and set by, users who may change attendees.",
             }
         }
-
-    def get_fields(self):
-        fields = super().get_fields()
-        if not _may_see_ticket_codes(self):
-            del fields["ticket_code"]
-        return fields
 
     def get_area(self, attendee: Attendee) -> int | None:
         return selectors.current_area_id(attendee)
@@ -411,7 +415,7 @@ class ScanRefusalSerializer(serializers.Serializer):
     attendee = AttendeeSerializer(help_text="Whose ticket it was.")
 
 
-class RefusedScanSerializer(serializers.ModelSerializer):
+class RefusedScanSerializer(TicketCodeForEditorsOnly, serializers.ModelSerializer):
     """A refused scan, kept for review. `ticket_code` only for users who may change attendees."""
 
     at = UTCDateTimeField(help_text="When the scan happened.")
@@ -435,12 +439,6 @@ class RefusedScanSerializer(serializers.ModelSerializer):
             "offline",
         ]
         read_only_fields = fields
-
-    def get_fields(self):
-        fields = super().get_fields()
-        if not _may_see_ticket_codes(self):
-            del fields["ticket_code"]
-        return fields
 
     def get_recorded_by(self, scan: RefusedScan) -> str | None:
         return scan.recorded_by.get_username() if scan.recorded_by else None

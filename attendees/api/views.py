@@ -87,7 +87,9 @@ class Pagination(PageNumberPagination):
     max_page_size = 500
 
 
-class ApiViewSet(viewsets.ModelViewSet):
+# What every view of the API shares: its schema, its errors, its paging and its ids. (Comments,
+# not docstrings: a view's docstring becomes the description of its operations in the schema.)
+class ApiGenericViewSet(viewsets.GenericViewSet):
     pagination_class = Pagination
     schema = AttendeesAutoSchema()
     # Any id reaches the view, which answers a JSON 404 for ids that are not numbers.
@@ -95,6 +97,18 @@ class ApiViewSet(viewsets.ModelViewSet):
 
     def get_exception_handler(self):
         return exception_handler
+
+
+# A model's CRUD, as DRF's ModelViewSet, on the API's shared base.
+class ApiViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    ApiGenericViewSet,
+):
+    pass
 
 
 @extend_schema_view(destroy=extend_schema(responses={204: None, 409: conflict_response}))
@@ -356,15 +370,11 @@ def _split_state(validated_data: dict) -> tuple[dict, str | None, str]:
     return changes, record, station
 
 
-class ScanViewSet(viewsets.GenericViewSet):
+class ScanViewSet(ApiGenericViewSet):
     """`POST /api/scans/`: a ticket scanned at the door."""
 
     serializer_class = ScanSerializer
     permission_classes = [RecordAttendancePermission]
-    schema = AttendeesAutoSchema()
-
-    def get_exception_handler(self):
-        return exception_handler
 
     @extend_schema(
         parameters=[idempotency_key_parameter],
@@ -441,34 +451,24 @@ class ScanViewSet(viewsets.GenericViewSet):
         return AttendeeSerializer(attendee, context=self.get_serializer_context()).data
 
 
-class RefusedScanViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class RefusedScanViewSet(mixins.ListModelMixin, ApiGenericViewSet):
     """`GET /api/refused-scans/?event=<id>`: every refused scan, newest first."""
 
     serializer_class = RefusedScanSerializer
     permission_classes = [RefusedScanPermission]
-    pagination_class = Pagination
     filter_backends = [DjangoFilterBackend]
     filterset_class = RefusedScanFilter
-    schema = AttendeesAutoSchema()
 
     def get_queryset(self):
         return selectors.refused_scans()
 
-    def get_exception_handler(self):
-        return exception_handler
 
-
-class RecordViewSet(viewsets.GenericViewSet):
+class RecordViewSet(ApiGenericViewSet):
     """`POST /api/records/{id}/undo/`: take back one's own mistaken scan."""
 
     queryset = Record.objects.select_related("attendee")
     serializer_class = RecordSerializer
     permission_classes = [RecordAttendancePermission]
-    schema = AttendeesAutoSchema()
-    lookup_value_regex = "[^/]+"
-
-    def get_exception_handler(self):
-        return exception_handler
 
     @extend_schema(
         request=None,
