@@ -77,9 +77,11 @@ def event_zone(event: Event) -> zoneinfo.ZoneInfo:
 
 def private(response: HttpResponse) -> HttpResponse:
     """`response` with the headers that keep a page holding ticket codes out of caches,
-    referrers and search engines."""
+    referrers and search engines. Django logs the path of every 4xx answer ("Not Found:
+    /tickets/<code>/"); the path holds a code, so the answer is marked as logged already."""
     for name, value in PRIVATE_HEADERS.items():
         response[name] = value
+    response._has_been_logged = True
     return response
 
 

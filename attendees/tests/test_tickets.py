@@ -3,6 +3,7 @@ the ticket code in the attendee admin, and the read-only admin of refused scans.
 
 import io
 import itertools
+import logging
 import re
 from datetime import UTC, datetime
 from xml.etree import ElementTree
@@ -730,3 +731,20 @@ def test_refused_scans_cannot_be_added_changed_or_deleted_even_by_a_superuser(cl
     assert (add.status_code, change.status_code, delete.status_code) == (403, 403, 403)
     assert RefusedScan.objects.filter(pk=refused_scan.pk).values().get() == before
     assert "delete_selected" not in offered_actions(client.get(REFUSED_SCANS))
+
+
+@pytest.mark.parametrize("suffix", ["", "qr.svg"])
+def test_an_unknown_code_asked_for_is_never_written_to_a_log(client, db, caplog, suffix):
+    # The project's logging keeps django.* from reaching the root logger: listen on it directly.
+    request_log = logging.getLogger("django.request")
+    request_log.addHandler(caplog.handler)
+    try:
+        response = client.get(f"/tickets/Almost-A-Real-Code-123/{suffix}")
+        client.get("/api/no-such-page/")
+    finally:
+        request_log.removeHandler(caplog.handler)
+
+    assert response.status_code == 404
+    # Other 404s are still logged: the handler hears them.
+    assert "Not Found: /api/no-such-page/" in caplog.text
+    assert "Almost-A-Real-Code-123" not in caplog.text
