@@ -1,1 +1,2 @@
-"""Load tests that run the site under gunicorn on PostgreSQL: `python -m loadtests.storm`."""
+"""Load tests that run the site under gunicorn on PostgreSQL: `python -m loadtests.storm`
+and `python -m loadtests.faults`, on the shared `loadtests.harness`."""

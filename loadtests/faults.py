@@ -32,11 +32,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import http.client
 import json
 import os
 import random
-import secrets
 import signal
 import subprocess
 import sys
@@ -48,18 +46,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from .storm import (
-    DEFAULT_SERVER,
-    HOST,
-    Site,
-    fresh_database,
-    gunicorn_server,
-    prepare,
-    print_log,
-)
+from .harness import Answer, Client, Site, arguments, print_log, running_site
 
 SCANS = "/api/scans/"
 REQUEST_TIMEOUT = 10.0
@@ -71,69 +60,39 @@ KEY_PREFIX = "faults-"
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    scanners: int
-    attendees_per_scanner: int
-    scans_per_scanner: int
+    """The sizes of a run; the defaults are the full run's."""
+
+    scanners: int = 8
+    attendees_per_scanner: int = 4
+    scans_per_scanner: int = 2000
     # Pause of a scanner between two scans: a door, not a benchmark.
-    scan_pause: float
-    fault_seconds: float
-    kill_every: float
-    terminate_every: float
-    restart_postgresql: bool
+    scan_pause: float = 0.03
+    fault_seconds: float = 24
+    kill_every: float = 1.5
+    terminate_every: float = 1.0
+    restart_postgresql: bool = True
     # How long PostgreSQL stays stopped, and when, in seconds after the faults start.
-    outage_seconds: float
-    outage_at: float
+    outage_seconds: float = 3
+    outage_at: float = 8
     # The share of scans whose first answer the scanner does not wait for.
-    give_up_share: float
+    give_up_share: float = 0.05
     # Scanning goes on this long after the last fault, so that every scan gets through.
-    calm_seconds: float
-    time_limit: float
+    calm_seconds: float = 3
+    time_limit: float = 150
 
 
-FULL = Sizes(
-    scanners=8,
-    attendees_per_scanner=4,
-    scans_per_scanner=2000,
-    scan_pause=0.03,
-    fault_seconds=24,
-    kill_every=1.5,
-    terminate_every=1.0,
-    restart_postgresql=True,
-    outage_seconds=3,
-    outage_at=8,
-    give_up_share=0.05,
-    calm_seconds=3,
-    time_limit=150,
-)
+FULL = Sizes()
 SMALL = Sizes(
     scanners=4,
     attendees_per_scanner=3,
     scans_per_scanner=1000,
-    scan_pause=0.03,
     fault_seconds=8,
-    kill_every=1.5,
-    terminate_every=1.0,
     restart_postgresql=False,
     outage_seconds=0,
     outage_at=0,
-    give_up_share=0.05,
     calm_seconds=2,
     time_limit=40,
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class Answer:
-    """One HTTP answer; status 0 means none (connection refused or dropped, timeout)."""
-
-    status: int
-    body: Any
-    content_type: str = ""
-    retry_after: str | None = None
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("code") if isinstance(self.body, dict) else None
 
 
 @dataclasses.dataclass
@@ -185,50 +144,8 @@ class Tally:
                 setattr(self, name, getattr(self, name) + count)
 
 
-class Door:
-    """A scanner's connection to the site: posts a scan and reads the answer, whatever it is."""
-
-    def __init__(self, port: int, token: str):
-        self.port = port
-        self.token = token
-        self.connection: http.client.HTTPConnection | None = None
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-
-    def post(self, body: dict, key: str, *, wait: bool = True) -> Answer:
-        """The answer; with `wait` false, the request is sent and the connection closed
-        without reading the answer, as a phone that gave up waiting does."""
-        if self.connection is None:
-            self.connection = http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT)
-        headers = {
-            "Authorization": f"Token {self.token}",
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-            "Idempotency-Key": key,
-        }
-        try:
-            self.connection.request("POST", SCANS, body=json.dumps(body).encode(), headers=headers)
-            if not wait:
-                self.close()
-                return Answer(0, None)
-            response = self.connection.getresponse()
-            raw = response.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            return Answer(0, None)
-        content_type = response.getheader("Content-Type", "")
-        try:
-            data = json.loads(raw) if raw else None
-        except ValueError:
-            data = raw.decode(errors="replace")
-        return Answer(response.status, data, content_type, response.getheader("Retry-After"))
-
-
 def deliver(
-    door: Door,
+    door: Client,
     scan: Scan,
     code: str,
     tally: Tally,
@@ -240,14 +157,9 @@ def deliver(
     """Send the scan until the site answers it (any status but a 5xx), or the deadline passes.
     A `give_up_share` of first attempts is sent without waiting for the answer: the retry
     comes while the first request is still being served, or after it was recorded."""
-    body = {"ticket_code": code, "direction": scan.direction, "station": "Faults"}
     while time.monotonic() < deadline:
         give_up = scan.attempts == 0 and random.random() < give_up_share
-        scan.last_sent = time.time()
-        answer = door.post(body, scan.key, wait=not give_up)
-        scan.attempts += 1
-        tally.add(requests=1)
-        check_answer(answer, tally)
+        answer = send(door, scan, code, tally, wait=not give_up)
         if give_up:
             tally.add(given_up=1)
             time.sleep(random.uniform(0, pause))
@@ -261,6 +173,22 @@ def deliver(
             return True
         time.sleep(pause * random.uniform(0.5, 1.5))
     return False
+
+
+def send(door: Client, scan: Scan, code: str, tally: Tally, *, wait: bool = True) -> Answer:
+    """One attempt at the scan, counted and checked."""
+    body = {"ticket_code": code, "direction": scan.direction, "station": "Faults"}
+    scan.last_sent = time.time()
+    answer = door.send("POST", SCANS, body, {"Idempotency-Key": scan.key}, wait=wait)
+    scan.attempts += 1
+    tally.add(requests=1)
+    check_answer(answer, tally)
+    return answer
+
+
+def scanner_client(site: Site) -> Client:
+    """A scanner's connection; `deliver` keeps to the run's time limit itself."""
+    return Client(site.port, site.door_token, timeout=REQUEST_TIMEOUT)
 
 
 def check_answer(answer: Answer, tally: Tally) -> None:
@@ -291,7 +219,7 @@ def scanner(
     deadline: float,
 ) -> None:
     """Scan each of its own attendees in, out, in ... in turn, so each history is known."""
-    door = Door(site.port, site.door_token)
+    door = scanner_client(site)
     inside = dict.fromkeys((pk for pk, _ in attendees), False)
     try:
         for count in range(sizes.scans_per_scanner):
@@ -475,15 +403,12 @@ def restart_postgresql(faults: Faults, sizes: Sizes, tally: Tally, stop: threadi
     scan = Scan(key=f"{KEY_PREFIX}{uuid.uuid4()}", attendee=pk, direction="in")
     with tally.lock:
         tally.scans.append(scan)
-    door = Door(faults.site.port, faults.site.door_token)
+    door = scanner_client(faults.site)
     try:
         with faults.postgresql.outage():
             tally.add(postgresql_restarts=1)
-            scan.last_sent = time.time()
-            away = door.post({"ticket_code": code, "direction": scan.direction, "station": "Faults"}, scan.key)
-            scan.attempts += 1
-            tally.add(requests=1, unavailable=int(away.status == 503), no_answer=int(away.status == 0))
-            check_answer(away, tally)
+            away = send(door, scan, code, tally)
+            tally.add(unavailable=int(away.status == 503), no_answer=int(away.status == 0))
             if away.status != 503:
                 tally.problem(f"a scan while PostgreSQL was stopped answered {describe(away)}, not 503")
             stop.wait(sizes.outage_seconds)
@@ -633,30 +558,12 @@ def expectations(tally: Tally, sizes: Sizes, server_alive: bool) -> list[str]:
     return found
 
 
-def create_attendees(site: Site, count: int) -> list[tuple[int, str]]:
-    """`count` attendees with ticket codes of this run: (id, code)."""
-    created = []
-    for n in range(count):
-        code = secrets.token_urlsafe(18)
-        body = {
-            "event": site.event_id,
-            "first_name": "Fault",
-            "last_name": f"No{n}",
-            "email": f"fault{n}@example.org",
-            "ticket_code": code,
-        }
-        reply = site.admin.send("POST", "/api/attendees/", body)
-        if reply.status != 201:
-            raise RuntimeError(f"creating an attendee answered {reply.status}")
-        created.append((reply.body["id"], code))
-    return created
-
-
 def run(site: Site, master: int, server_url: str, database: str, sizes: Sizes, seed: int, tally: Tally) -> list[int]:
     """Scanners and faults together; returns the attendees scanned."""
     deadline = site.deadline
     site.create_event(f"Faults {os.getpid()}")
-    attendees = create_attendees(site, sizes.scanners * sizes.attendees_per_scanner + 1)
+    pks = site.create_attendees(sizes.scanners * sizes.attendees_per_scanner + 1, "Fault")
+    attendees = list(site.ticket_codes(pks).items())
     probe, attendees = attendees[0], attendees[1:]
     postgresql = PostgreSQL.serving(server_url) if sizes.restart_postgresql else None
     stop_scanning, stop_faults = threading.Event(), threading.Event()
@@ -721,15 +628,13 @@ def signals_held() -> Iterator[None]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m loadtests.faults", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--small", action="store_true", help="no PostgreSQL restart, fewer scanners, shorter (for CI)")
-    parser.add_argument(
-        "--database-url",
-        default=DEFAULT_SERVER,
-        help=f"a local PostgreSQL server to create the scratch database on (default: {DEFAULT_SERVER})",
+    parser = arguments(
+        "python -m loadtests.faults",
+        __doc__.split("\n\n")[0],
+        small="no PostgreSQL restart, fewer scanners, shorter (for CI)",
+        server="a local PostgreSQL server",
+        seed="random seed of the faults",
     )
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default: 4)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed of the faults (default: random)")
     args = parser.parse_args(argv)
     if urlsplit(args.database_url).hostname not in {"127.0.0.1", "localhost"}:
         parser.error("--database-url must be a PostgreSQL server on 127.0.0.1")
@@ -741,7 +646,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = SMALL if args.small else FULL
-    seed = args.seed if args.seed is not None else random.randrange(1_000_000)
+    seed = args.seed
     name = f"faults_{os.getpid()}"
     # Stopped by a signal, still start PostgreSQL, stop the server and drop the database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -757,24 +662,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if sizes.restart_postgresql:
                 PostgreSQL.serving(args.database_url)
-            with fresh_database(args.database_url, name) as url:
-                environment = {
-                    "DATABASE_URL": url,
-                    "DJANGO_DEBUG": "0",
-                    # Plain HTTP on 127.0.0.1: no redirect to HTTPS.
-                    "DJANGO_SECURE_SSL_REDIRECT": "0",
-                    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-                    "DJANGO_ALLOWED_HOSTS": HOST,
-                }
-                admin_token, door_token = prepare(environment)
-                with gunicorn_server(environment, args.workers, log) as (server, port):
-                    site = Site(port, admin_token, door_token, deadline=time.monotonic() + sizes.time_limit)
-                    try:
-                        attendees = run(site, server.pid, args.database_url, name, sizes, seed, tally)
-                        outcome = check(site, tally, attendees, stored_answers())
-                    finally:
-                        site.admin.close()
-                    outcome.problems.extend(expectations(tally, sizes, server_alive=server.poll() is None))
+            with running_site(args.database_url, name, args.workers, log, sizes.time_limit) as (site, server):
+                attendees = run(site, server.pid, args.database_url, name, sizes, seed, tally)
+                outcome = check(site, tally, attendees, stored_answers())
+                outcome.problems.extend(expectations(tally, sizes, server_alive=server.poll() is None))
         except KeyboardInterrupt:
             print("faults: interrupted", file=sys.stderr)
             return 130

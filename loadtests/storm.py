@@ -34,66 +34,55 @@ request or broken expectation. The server and the database are always removed.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import http.client
 import json
 import os
 import random
-import secrets
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
-HOST = "127.0.0.1"
-REQUEST_TIMEOUT = 30.0
+from .harness import (
+    REQUEST_TIMEOUT,
+    Answer,
+    Client,
+    History,
+    Site,
+    TimeLimitExceeded,
+    Written,
+    arguments,
+    print_log,
+    running_site,
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    race_clients: int
-    storm_clients: int
-    storm_requests: int
-    storm_attendees: int
+    """The sizes of a run; the defaults are the full run's."""
+
+    race_clients: int = 50
+    storm_clients: int = 8
+    storm_requests: int = 150
+    storm_attendees: int = 30
     # Clients moving attendees between areas, beside the storm's own clients.
-    area_clients: int
+    area_clients: int = 8
     # The capacities of the storm's three areas, and the places of the event beyond those already taken.
-    area_capacities: tuple[int | None, ...]
-    event_places: int
-    retry_clients: int
-    bulk_race_attendees: int
-    bulk_race_bulk_clients: int
-    time_limit: float
+    area_capacities: tuple[int | None, ...] = (5, 12, None)
+    event_places: int = 16
+    retry_clients: int = 20
+    bulk_race_attendees: int = 20
+    bulk_race_bulk_clients: int = 4
+    time_limit: float = 300
 
 
-FULL = Sizes(
-    race_clients=50,
-    storm_clients=8,
-    storm_requests=150,
-    storm_attendees=30,
-    area_clients=8,
-    area_capacities=(5, 12, None),
-    event_places=16,
-    retry_clients=20,
-    bulk_race_attendees=20,
-    bulk_race_bulk_clients=4,
-    time_limit=300,
-)
+FULL = Sizes()
 SMALL = Sizes(
     race_clients=20,
     storm_clients=4,
@@ -117,22 +106,6 @@ AREA_WEIGHTS = (5, 3, 2)
 SAMPLE_PAUSE = 0.02
 
 
-class TimeLimitExceeded(Exception):
-    pass
-
-
-@dataclasses.dataclass(frozen=True)
-class Reply:
-    """An HTTP answer; status 0 means no answer at all (connection error or timeout)."""
-
-    status: int
-    body: Any
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("code") if isinstance(self.body, dict) else None
-
-
 @dataclasses.dataclass
 class Row:
     """One scenario's line of the table, and what went wrong in it."""
@@ -152,7 +125,7 @@ class Row:
     figure: str | None = None
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
-    def count(self, reply: Reply) -> None:
+    def count(self, reply: Answer) -> None:
         with self.lock:
             self.sent += 1
             if 200 <= reply.status < 300:
@@ -173,260 +146,6 @@ class Row:
     @property
     def failed(self) -> bool:
         return bool(self.server_error or self.no_reply or self.lost or self.duplicated or self.problems)
-
-
-class Client:
-    """One door scanner: its own keep-alive HTTP connection to the server, and a token."""
-
-    def __init__(self, port: int, token: str, deadline: float):
-        self.connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT)
-        self.token = token
-        self.deadline = deadline
-
-    def connect(self) -> None:
-        self.connection.connect()
-
-    def close(self) -> None:
-        self.connection.close()
-
-    def send(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
-        if time.monotonic() > self.deadline:
-            raise TimeLimitExceeded(f"time limit reached before {method} {path}")
-        payload = None if body is None else json.dumps(body).encode()
-        sent_headers = {"Authorization": f"Token {self.token}", "Accept": "application/json"}
-        if payload is not None:
-            sent_headers["Content-Type"] = "application/json"
-        sent_headers.update(headers or {})
-        try:
-            self.connection.request(method, path, body=payload, headers=sent_headers)
-            response = self.connection.getresponse()
-            raw = response.read()
-        except (OSError, http.client.HTTPException):
-            # Never resend: the server may have recorded the request. It counts as unanswered.
-            self.connection.close()
-            return Reply(0, None)
-        try:
-            data = json.loads(raw) if raw else None
-        except ValueError:
-            data = raw.decode(errors="replace")
-        return Reply(response.status, data)
-
-    def get(self, path: str) -> Any:
-        reply = self.send("GET", path)
-        if reply.status != 200:
-            raise RuntimeError(f"GET {path} answered {reply.status}: {reply.body!r}")
-        return reply.body
-
-
-@dataclasses.dataclass(frozen=True)
-class Written:
-    """A standing record as /history/ shows it."""
-
-    id: int
-    attendee: int
-    type: str
-    area: int | None
-    at: datetime
-    station: str
-
-    @classmethod
-    def from_json(cls, attendee: int, data: dict) -> Written:
-        return cls(
-            data["id"], attendee, data["type"], data["area"], datetime.fromisoformat(data["at"]), data["station"]
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class AreaStay:
-    area: int
-    start: datetime
-    end: datetime | None
-
-
-@dataclasses.dataclass(frozen=True)
-class History:
-    """An attendee as the API shows it: state flags, current area and times."""
-
-    is_checked_in: bool
-    is_checked_out: bool
-    area: int | None
-    ins: list[datetime]
-    outs: list[datetime]
-    # The standing records of /history/, oldest first, in the event and in its areas.
-    records: list[Written]
-
-    @classmethod
-    def from_json(cls, data: dict, records: list[dict]) -> History:
-        return cls(
-            is_checked_in=data["is_checked_in"],
-            is_checked_out=data["is_checked_out"],
-            area=data.get("area"),
-            ins=[datetime.fromisoformat(time) for time in data["checkin_times"]],
-            outs=[datetime.fromisoformat(time) for time in data["checkout_times"]],
-            records=[Written.from_json(data["id"], record) for record in records if not record["voided"]],
-        )
-
-    def problems(self) -> list[str]:
-        """How this history breaks the rules: in, out, in, out ... in time order, in the
-        event and in each area, with flags and a current area that follow it."""
-        found = []
-        if len(self.outs) not in {len(self.ins), len(self.ins) - 1}:
-            found.append(f"{len(self.ins)} check-ins but {len(self.outs)} check-outs")
-        alternating = [t for pair in zip(self.ins, [*self.outs, None], strict=False) for t in pair if t is not None]
-        for earlier, later in pairwise(alternating):
-            if later < earlier:
-                found.append(f"not in time order: {earlier.isoformat()} is followed by {later.isoformat()}")
-                break
-        in_event = [record for record in self.records if record.area is None]
-        recorded_ins = sorted(record.at for record in in_event if record.type == "check_in")
-        recorded_outs = sorted(record.at for record in in_event if record.type == "check_out")
-        if (recorded_ins, recorded_outs) != (sorted(self.ins), sorted(self.outs)):
-            found.append(
-                f"the history's records ({len(recorded_ins)} in, {len(recorded_outs)} out) differ from the times "
-                f"({len(self.ins)} in, {len(self.outs)} out)"
-            )
-        inside = len(self.ins) == len(self.outs) + 1
-        left = bool(self.ins) and len(self.ins) == len(self.outs)
-        if (self.is_checked_in, self.is_checked_out) != (inside, left):
-            found.append(f"flags {self.is_checked_in}/{self.is_checked_out} disagree with the history")
-        return found + self.area_problems()
-
-    def area_stays(self) -> tuple[list[AreaStay], list[str]]:
-        """The stays in areas the records tell, and how the records of an area fail to alternate."""
-        stays, found = [], []
-        for area in sorted({record.area for record in self.records if record.area is not None}):
-            records = sorted((r for r in self.records if r.area == area), key=lambda r: (r.at, r.id))
-            kinds = [record.type for record in records]
-            if kinds != ["check_in", "check_out"] * (len(kinds) // 2) + ["check_in"] * (len(kinds) % 2):
-                found.append(f"the records of area {area} do not alternate in, out: {kinds}")
-                continue
-            for index in range(0, len(records), 2):
-                end = records[index + 1].at if index + 1 < len(records) else None
-                stays.append(AreaStay(area, records[index].at, end))
-        return sorted(stays, key=lambda stay: (stay.start, stay.end is None, stay.end)), found
-
-    def area_problems(self) -> list[str]:
-        stays, found = self.area_stays()
-        current = next((stay.area for stay in stays if stay.end is None), None)
-        if self.area != current:
-            found.append(f"shown in area {self.area} but the records say {current}")
-        return found
-
-    def overlapping_area_stays(self) -> list[str]:
-        """Times the records put the attendee in two areas at once."""
-        stays, _ = self.area_stays()
-        return [
-            f"in areas {earlier.area} and {later.area} at once from {later.start.isoformat()}"
-            for earlier, later in pairwise(stays)
-            if earlier.end is None or later.start < earlier.end
-        ]
-
-    def area_stays_outside_the_event(self) -> list[str]:
-        """Stays in an area the records do not put within a stay in the event."""
-        stays, _ = self.area_stays()
-        visits = list(zip(self.ins, [*self.outs, None], strict=False))
-        found = []
-        for stay in stays:
-            if any(
-                start <= stay.start and (end is None or (stay.end is not None and stay.end <= end))
-                for start, end in visits
-            ):
-                continue
-            # The stay in the event nearest to it, to show how far apart they are.
-            start, end = min(
-                visits, key=lambda visit: abs((visit[0] - stay.start).total_seconds()), default=(None, None)
-            )
-            found.append(
-                f"in area {stay.area} from {moment(stay.start)} to {moment(stay.end)}, but in the event from "
-                f"{moment(start)} to {moment(end)}"
-            )
-        return found
-
-
-def moment(at: datetime | None) -> str:
-    return "now" if at is None else at.time().isoformat()
-
-
-class Site:
-    """The running site: the API as the superuser (to set up data) and as door staff."""
-
-    def __init__(self, port: int, admin_token: str, door_token: str, deadline: float):
-        self.port = port
-        self.admin_token = admin_token
-        self.door_token = door_token
-        self.deadline = deadline
-        self.admin = Client(port, admin_token, deadline)
-        self.event_id: int | None = None
-
-    def door_client(self) -> Client:
-        return Client(self.port, self.door_token, self.deadline)
-
-    def create_event(self, name: str) -> None:
-        reply = self.admin.send("POST", "/api/events/", {"name": name})
-        if reply.status != 201:
-            raise RuntimeError(f"creating the event answered {reply.status}: {reply.body!r}")
-        self.event_id = reply.body["id"]
-
-    def create_attendees(self, count: int, label: str, state: str = "never") -> list[int]:
-        """`count` new attendees of the event, put in `state` ("never", "inside", "left")
-        through the API."""
-        pks = []
-        for n in range(count):
-            body = {
-                "event": self.event_id,
-                "first_name": label,
-                "last_name": f"No{n}",
-                "email": f"{label}{n}@example.org",
-            }
-            reply = self.admin.send("POST", "/api/attendees/", body)
-            if reply.status != 201:
-                raise RuntimeError(f"creating an attendee answered {reply.status}: {reply.body!r}")
-            pks.append(reply.body["id"])
-        steps = {"never": [], "inside": ["checkin"], "left": ["checkin", "checkout"]}[state]
-        for pk in pks:
-            for step in steps:
-                reply = self.admin.send("POST", f"/api/attendees/{pk}/{step}/")
-                if reply.status != 201:
-                    raise RuntimeError(f"{step} of attendee {pk} answered {reply.status}: {reply.body!r}")
-        return pks
-
-    def create_area(self, name: str, capacity: int | None) -> int:
-        reply = self.admin.send("POST", "/api/areas/", {"event": self.event_id, "name": name, "capacity": capacity})
-        if reply.status != 201:
-            raise RuntimeError(f"creating an area answered {reply.status}: {reply.body!r}")
-        return reply.body["id"]
-
-    def event(self) -> dict:
-        return self.admin.get(f"/api/events/{self.event_id}/")
-
-    def limit_event(self, capacity: int | None) -> None:
-        reply = self.admin.send("PATCH", f"/api/events/{self.event_id}/", {"capacity": capacity})
-        if reply.status != 200:
-            raise RuntimeError(f"setting the event's capacity answered {reply.status}: {reply.body!r}")
-
-    def ticket_codes(self, pks: list[int]) -> dict[int, str]:
-        """The attendees' ticket codes, which only users who may change attendees see."""
-        page = self.admin.get(f"/api/attendees/?event={self.event_id}&page_size=500&ordering=id")
-        codes = {data["id"]: data["ticket_code"] for data in page["results"]}
-        return {pk: codes[pk] for pk in pks}
-
-    def history(self, pk: int) -> History:
-        return History.from_json(self.admin.get(f"/api/attendees/{pk}/"), self.records(pk))
-
-    def records(self, pk: int) -> list[dict]:
-        return self.admin.get(f"/api/attendees/{pk}/history/")
-
-    def histories(self, pks: list[int]) -> dict[int, History]:
-        wanted = set(pks)
-        found: dict[int, History] = {}
-        page = self.admin.get(f"/api/attendees/?event={self.event_id}&page_size=500&ordering=id")
-        for data in page["results"]:
-            if data["id"] in wanted:
-                found[data["id"]] = History.from_json(data, self.records(data["id"]))
-        missing = wanted - set(found)
-        for pk in missing:
-            found[pk] = self.history(pk)
-        return found
 
 
 def run_together(count: int, work: Callable[[int, Client], None], site: Site, row: Row) -> None:
@@ -464,7 +183,7 @@ def count_records(row: Row, *, expected: int, recorded: int) -> None:
     row.duplicated += max(0, recorded - expected)
 
 
-def check_conflict(row: Row, reply: Reply, codes: set[str]) -> None:
+def check_conflict(row: Row, reply: Answer, codes: set[str]) -> None:
     if reply.status == 409 and reply.code not in codes:
         row.problem(f"409 with code {reply.code!r}, expected one of {sorted(codes)}")
     elif reply.status not in {201, 409}:
@@ -476,7 +195,7 @@ def race(site: Site, sizes: Sizes, *, action: str, start_state: str, conflict: s
     row = Row(f"race: {sizes.race_clients} x {action}")
     (pk,) = site.create_attendees(1, f"race{action}", start_state)
     before = site.history(pk)
-    replies: list[Reply] = []
+    replies: list[Answer] = []
 
     def work(index: int, client: Client) -> None:
         reply = client.send("POST", f"/api/attendees/{pk}/{action}/")
@@ -514,7 +233,7 @@ class Sent:
     action: str  # "checkin", "checkout", "scan" or "bulk"
     pks: tuple[int, ...]
     area: int | None
-    reply: Reply
+    reply: Answer
 
     @property
     def recorded(self) -> bool:
@@ -877,7 +596,7 @@ def stays_in_database(event_id: int) -> Stays:
         connections.close_all()
 
 
-def check_bulk(row: Row, reply: Reply, ids: list[int]) -> None:
+def check_bulk(row: Row, reply: Answer, ids: list[int]) -> None:
     body = reply.body if isinstance(reply.body, dict) else {}
     if reply.status != 200 or body.get("checked_out", 0) + body.get("skipped", 0) != len(ids):
         row.problem(f"bulk check-out of {len(ids)} answered {reply.status}: {reply.body!r}"[:300])
@@ -896,7 +615,7 @@ def retries(site: Site, sizes: Sizes, *, action: str) -> Row:
     else:
         path, body = f"/api/attendees/{pks[0]}/{action}/", None
     headers = {"Idempotency-Key": f"storm-{uuid.uuid4()}"}
-    replies: list[Reply] = []
+    replies: list[Answer] = []
 
     def work(index: int, client: Client) -> None:
         reply = client.send("POST", path, body, headers)
@@ -1019,128 +738,6 @@ def table(rows: list[Row]) -> str:
     return "\n".join([header, rule, *body])
 
 
-def database_url(server_url: str, name: str) -> str:
-    parts = urlsplit(server_url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-@contextmanager
-def fresh_database(server_url: str, name: str) -> Iterator[str]:
-    """A new, empty database on the server of `server_url`, dropped afterwards."""
-    import psycopg2
-    from psycopg2 import sql
-
-    def run(statement: sql.Composed) -> None:
-        connection = psycopg2.connect(server_url, connect_timeout=10)
-        try:
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                cursor.execute(statement)
-        finally:
-            connection.close()
-
-    run(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield database_url(server_url, name)
-    finally:
-        run(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def prepare(environment: dict[str, str]) -> tuple[str, str]:
-    """Migrate the new database and create a superuser and a door-staff user; returns
-    their API tokens. Runs Django in this process, then lets go of the database."""
-    os.environ.update(environment)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eventsite.settings")
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Permission
-    from django.core.management import call_command
-    from django.db import connections
-    from rest_framework.authtoken.models import Token
-
-    try:
-        call_command("migrate", interactive=False, verbosity=0)
-        users = get_user_model().objects
-        admin = users.create_superuser(username="storm-admin", email="admin@example.org", password=None)
-        door = users.create_user(username="storm-door", password=None)
-        door.user_permissions.add(
-            *Permission.objects.filter(
-                content_type__app_label="attendees",
-                codename__in=["view_event", "view_attendee", "record_attendance"],
-            )
-        )
-        return Token.objects.create(user=admin).key, Token.objects.create(user=door).key
-    finally:
-        connections.close_all()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def gunicorn(environment: dict[str, str], workers: int, log: Path) -> Iterator[int]:
-    """`gunicorn eventsite.wsgi` on a free local port, stopped afterwards whatever happens."""
-    with gunicorn_server(environment, workers, log) as (_, port):
-        yield port
-
-
-@contextmanager
-def gunicorn_server(environment: dict[str, str], workers: int, log: Path) -> Iterator[tuple[subprocess.Popen, int]]:
-    """As `gunicorn`, also giving the master process."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "eventsite.wsgi",
-        "--bind",
-        f"{HOST}:{port}",
-        "--workers",
-        str(workers),
-        "--timeout",
-        str(int(REQUEST_TIMEOUT)),
-        "--log-level",
-        "warning",
-    ]
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **environment}, stdout=output, stderr=subprocess.STDOUT
-        )
-        try:
-            wait_until_serving(server, port)
-            yield server, port
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=15)
-
-
-def wait_until_serving(server: subprocess.Popen, port: int, timeout: float = 30) -> None:
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
-        connection = http.client.HTTPConnection(HOST, port, timeout=2)
-        try:
-            connection.request("GET", "/api/schema/")
-            if connection.getresponse().status == 200:
-                return
-        except (OSError, http.client.HTTPException):
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer on port {port} within {timeout:.0f} s")
-
-
 def run_scenarios(site: Site, sizes: Sizes, seed: int) -> list[Row]:
     site.create_event(f"Storm {os.getpid()}")
     scenarios: list[tuple[str, Callable[[], Row | list[Row]]]] = [
@@ -1172,18 +769,16 @@ def run_scenarios(site: Site, sizes: Sizes, seed: int) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loadtests.storm", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--small", action="store_true", help="fewer clients and requests, same checks (for CI)")
-    parser.add_argument(
-        "--database-url",
-        default=DEFAULT_SERVER,
-        help=f"a PostgreSQL server to create the scratch database on (default: {DEFAULT_SERVER})",
+    parser = arguments(
+        "python -m loadtests.storm",
+        __doc__.split("\n\n")[0],
+        small="fewer clients and requests, same checks (for CI)",
+        server="a PostgreSQL server",
+        seed="random seed of the storm",
     )
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default: 4)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed of the storm (default: random)")
     args = parser.parse_args(argv)
     sizes = SMALL if args.small else FULL
-    seed = args.seed if args.seed is not None else random.randrange(1_000_000)
+    seed = args.seed
     name = f"storm_{os.getpid()}"
     # Stopped by a signal, still stop the server and drop the database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -1196,22 +791,8 @@ def main(argv: list[str] | None = None) -> int:
         log = Path(scratch) / "gunicorn.log"
         rows: list[Row] = []
         try:
-            with fresh_database(args.database_url, name) as url:
-                environment = {
-                    "DATABASE_URL": url,
-                    "DJANGO_DEBUG": "0",
-                    # Plain HTTP on 127.0.0.1: no redirect to HTTPS.
-                    "DJANGO_SECURE_SSL_REDIRECT": "0",
-                    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-                    "DJANGO_ALLOWED_HOSTS": HOST,
-                }
-                admin_token, door_token = prepare(environment)
-                with gunicorn(environment, args.workers, log) as port:
-                    site = Site(port, admin_token, door_token, deadline=time.monotonic() + sizes.time_limit)
-                    try:
-                        rows = run_scenarios(site, sizes, seed)
-                    finally:
-                        site.admin.close()
+            with running_site(args.database_url, name, args.workers, log, sizes.time_limit) as (site, _):
+                rows = run_scenarios(site, sizes, seed)
         except Exception as error:
             print(f"storm: could not run: {error}", file=sys.stderr)
             print_log(log)
@@ -1230,16 +811,6 @@ def main(argv: list[str] | None = None) -> int:
         if failed:
             print_log(log)
         return 1 if failed else 0
-
-
-def print_log(log: Path, lines: int = 60) -> None:
-    """The end of gunicorn's log, without the warnings Django logs for every 4xx."""
-    if not log.exists():
-        return
-    routine = ("Conflict: ", "Bad Request: ", "Not Found: ", "Forbidden: ", "Unauthorized: ", "Unprocessable ")
-    kept = [line for line in log.read_text(errors="replace").splitlines() if not line.startswith(routine)]
-    if kept:
-        print("gunicorn log (last lines):", *kept[-lines:], sep="\n", file=sys.stderr)
 
 
 if __name__ == "__main__":
