@@ -399,28 +399,31 @@ def count_inside(queryset: QuerySet[Attendee]) -> int:
 
 
 def attendee_for_scan(
-    *, ticket_code: str | None = None, attendee_id: int | None = None, area: Area | None = None
+    *,
+    ticket_code: str | None = None,
+    attendee_id: int | None = None,
+    area: Area | None = None,
+    auto: bool = False,
+    offline: bool = False,
 ) -> Attendee | None:
     """The attendee holding `ticket_code` (exactly, case-sensitive), or with the id
-    `attendee_id`, with its state, its event, the area it is in now, the type and time of
-    its latest standing record in the event (or in `area`), and the time of its latest
-    standing record anywhere: one query."""
-    standing = Record.objects.filter(attendee=OuterRef("pk")).standing().order_by("-at", "-id")
-    latest = standing.filter(area=area)
-    in_area = Visit.objects.filter(attendee=OuterRef("pk")).standing().open().in_areas()
+    `attendee_id`, with its event and only what the scan's rules need, in one query:
+    for an `auto` scan, when the latest standing stay in the event (or in `area`) began
+    and ended (`latest_stay_in`, `latest_stay_out`: stays there follow one another, so
+    that stay holds the latest record there); for an `offline` scan, the time of the
+    latest standing record anywhere (`last_record_at`)."""
     found = Q(ticket_code=ticket_code) if ticket_code is not None else Q(pk=attendee_id)
-    return (
-        attendees_with_state()
-        .select_related("event")
-        .annotate(
-            latest_record_type=Subquery(latest.values("type")[:1]),
-            latest_record_at=Subquery(latest.values("at")[:1]),
-            last_record_at=Subquery(standing.values("at")[:1]),
-            current_area_id=Subquery(in_area.values("area_id")[:1]),
+    attendees = Attendee.objects.select_related("event").filter(found)
+    if auto:
+        latest = Visit.objects.filter(attendee=OuterRef("pk"), area=area).standing().order_by("-checked_in_at", "-id")
+        attendees = attendees.annotate(
+            latest_stay_in=Subquery(latest.values("checked_in_at")[:1]),
+            latest_stay_out=Subquery(latest.values("checked_out_at")[:1]),
         )
-        .filter(found)
-        .first()
-    )
+    if offline:
+        standing = Record.objects.filter(attendee=OuterRef("pk")).standing().order_by("-at", "-id")
+        attendees = attendees.annotate(last_record_at=Subquery(standing.values("at")[:1]))
+    return next(iter(attendees[:1]), None)
 
 
 def latest_standing_record(attendee: Attendee, *, area: Area | None = None) -> Record | None:

@@ -17,6 +17,7 @@ Times always come from the server's clock (`timezone.now()`), never from a clien
 correction's past time is the only exception, and it is checked against the visit.
 """
 
+import collections
 import dataclasses
 import datetime
 import json
@@ -86,9 +87,9 @@ def check_in(
     area: Area | None = None,
     override_capacity: bool = False,
     at: datetime.datetime | None = None,
-) -> int:
+) -> Record:
     """Check `attendee` in now (or at `at`, the past time an offline door device kept),
-    to the event or to one of its `area`s; return the id of the check-in record (the
+    to the event or to one of its `area`s; return the check-in record written (the
     area's, for an area).
 
     Refused with `AlreadyCheckedIn` while the attendee is inside (in that area), and with
@@ -123,6 +124,7 @@ def check_in(
                 station=station,
                 source=source,
                 capacity_override=admitted == OVERRIDDEN,
+                whole=True,
                 **stamps,
             )
             if not opened:
@@ -131,7 +133,7 @@ def check_in(
                 refusal = AlreadyCheckedIn()
     if refusal is not None:
         raise refusal
-    return written[0].id
+    return written[0]
 
 
 def _check_in_to_area(
@@ -143,7 +145,7 @@ def _check_in_to_area(
     source: str,
     override_capacity: bool,
     at: datetime.datetime | None,
-) -> int:
+) -> Record:
     """Into `area`: someone outside the event enters it too, at the same instant; someone
     in another area leaves it at that instant (a move)."""
     mine = Visit.objects.filter(attendee=attendee).standing().open()
@@ -178,7 +180,7 @@ def _check_in_to_area(
         if current_area is not None:
             theirs = Visit.objects.filter(attendee=attendee).in_areas()
             _, left = _close_visits(theirs, by=by, station=station, source=source, now=now, recorded_at=recorded_at)
-            _leave(left)
+            _leave(left, event_id=attendee.event_id)
         opened, written = _open_visits(
             Attendee.objects.filter(pk=attendee.pk),
             by=by,
@@ -188,10 +190,11 @@ def _check_in_to_area(
             recorded_at=recorded_at,
             area=area,
             capacity_override=admitted == OVERRIDDEN,
+            whole=True,
         )
         if not opened:
             raise AlreadyCheckedIn()
-    return written[0].id
+    return written[0]
 
 
 def check_out(
@@ -202,9 +205,9 @@ def check_out(
     source: str = Source.API,
     area: Area | None = None,
     at: datetime.datetime | None = None,
-) -> int:
+) -> Record:
     """Check `attendee` out now (or at `at`, the past time an offline door device kept),
-    of the event or of one `area`; return the id of the check-out record.
+    of the event or of one `area`; return the check-out record written.
 
     Leaving the event ends any stay in an area at the same instant; leaving an area
     keeps the attendee inside the event. Refused with `NotCheckedIn` if the attendee is
@@ -215,17 +218,14 @@ def check_out(
     with transaction.atomic(savepoint=False):
         _lock_events([attendee.event_id])
         stamps = _stamps(at)
-        stays = mine.filter(area=area) if area is not None else mine.in_event()
-        closed, written = _close_visits(stays, by=by, station=station, source=source, **stamps)
-        if closed and area is None:
-            # A separate statement sees a stay in an area that a concurrent move committed
-            # while this one waited for the stay in the event.
-            _, in_area = _close_visits(mine.in_areas(), by=by, station=station, source=source, **stamps)
-            written = written + in_area
-        if closed:
-            _leave(written)
-    if closed:
-        return written[0].id
+        # Out of the event: its stay and the one in an area, if any, which lies within it.
+        stays = mine.filter(area=area) if area is not None else mine
+        _, written = _close_visits(stays, by=by, station=station, source=source, whole=True, **stamps)
+        left = next((record for record in written if record.area_id == (area and area.pk)), None)
+        if left is not None:
+            _leave(written, event_id=attendee.event_id)
+    if left is not None:
+        return left
     if area is not None:
         raise NotCheckedIn(gettext("Not in %(area)s: cannot check out of it.") % {"area": area.name})
     if mine.standing().in_event().exists():
@@ -249,17 +249,13 @@ def bulk_check_out(
     the numbers inside.
     """
     with transaction.atomic():
-        _lock_events(attendees.order_by().values("event_id"))
+        events = _lock_events(attendees.order_by().values("event_id"))
         selected = attendees.order_by().count()
         theirs = Visit.objects.filter(attendee__in=attendees.order_by().values("pk"))
-        if area is not None:
-            done, written = _close_visits(theirs.filter(area=area), by=by, station=station, source=source)
-        else:
-            now = timezone.now()
-            done, written = _close_visits(theirs.in_event(), by=by, station=station, source=source, now=now)
-            if done:
-                _, in_areas = _close_visits(theirs.in_areas(), by=by, station=station, source=source, now=now)
-                written = written + in_areas
+        # Out of the event: the stays in it and those in areas, which lie within them.
+        stays = theirs.filter(area=area) if area is not None else theirs
+        _, written = _close_visits(stays, by=by, station=station, source=source, events=events)
+        done = sum(1 for record in written if record.area_id == (area and area.pk))
         _leave(written)
     return BulkResult(done=done, skipped=selected - done)
 
@@ -276,9 +272,9 @@ def bulk_check_in(
     skipped rather than failing the batch.
     """
     with transaction.atomic():
-        _lock_events(attendees.order_by().values("event_id"))
+        events = _lock_events(attendees.order_by().values("event_id"))
         selected = attendees.order_by().count()
-        done, written = _open_visits(attendees, by=by, station=station, source=source)
+        done, written = _open_visits(attendees, by=by, station=station, source=source, events=events)
         _enter(written)
     return BulkResult(done=done, skipped=selected - done)
 
@@ -305,15 +301,15 @@ def _stamps(at: datetime.datetime | None) -> dict:
     return {"now": min(at, now), "recorded_at": now}
 
 
-def _lock_events(event_ids) -> None:
+def _lock_events(event_ids) -> list[int]:
     """Lock the events' rows, in id order, for the rest of the transaction.
 
     Every write of stays takes its event's row first (a check-in by the conditional
     UPDATE of its count, the others by this lock), so writers of one event take turns
     there and never wait on each other in opposite orders further on. A no-op on SQLite,
-    whose writers take turns for the whole database.
+    whose writers take turns for the whole database. Returns the events' ids.
     """
-    list(Event.objects.filter(pk__in=event_ids).order_by("pk").select_for_update().values_list("pk", flat=True))
+    return list(Event.objects.filter(pk__in=event_ids).order_by("pk").select_for_update().values_list("pk", flat=True))
 
 
 # What `_admit` answers: there was room, or there was none and the capacity was overridden.
@@ -374,10 +370,17 @@ def _enter(written: list[Written]) -> None:
         )
 
 
-def _leave(written: list[Written]) -> None:
+def _leave(written: list[Written] | list[Record], *, event_id: int | None = None) -> None:
     """Count the check-outs of `written` out of their events and areas: one UPDATE for
-    the events and, if any stay was in an area, one for the areas."""
+    the events and, if any stay was in an area, one for the areas; or, when the caller
+    knows the one event they are all of (`event_id`), one UPDATE for each place left."""
     if not written:
+        return
+    if event_id is not None:
+        left = collections.Counter(record.area_id for record in written)
+        for area_id, count in sorted(left.items(), key=lambda item: item[0] or 0):
+            place = Event.objects.filter(pk=event_id) if area_id is None else Area.objects.filter(pk=area_id)
+            place.update(inside=F("inside") - count)
         return
     records = Record.objects.filter(pk__in=[record.id for record in written])
     in_events = records.filter(area__isnull=True)
@@ -407,13 +410,18 @@ def _open_visits(
     recorded_at: datetime.datetime | None = None,
     area: Area | None = None,
     capacity_override: bool = False,
-) -> tuple[int, list[Written]]:
+    whole: bool = False,
+    events: list[int] | None = None,
+) -> tuple[int, list[Written] | list[Record]]:
     """Open a stay (in the event, or in `area`) for each of `attendees` who has no open
-    stay there, and its record; return how many, and the records written.
+    stay there, and its record; return how many, and the records written (`whole`
+    records, or only their ids and areas). `events`: see `_stays_to_record`.
 
     One `INSERT ... SELECT ... ON CONFLICT DO NOTHING`: the SELECT skips those inside,
     and the conflict clause skips those a concurrent transaction is checking in (the
-    one-open-stay constraints).
+    one-open-stay constraints). A stay never starts before the previous one ended: the
+    caller holds the event's row (see `_lock_events`), so every check-out of the event's
+    stays has committed before this statement reads the last one.
     """
     selected = attendees.order_by().values("pk")
     now = now or timezone.now()
@@ -435,13 +443,7 @@ def _open_visits(
             Visit, ["attendee", "checked_in_at", "checked_in_by", "area"], rows, on_conflict_do_nothing=True
         )
         if opened:
-            theirs = Visit.objects.filter(scope, attendee__in=selected).standing().open()
-            # The INSERT read the last check-out from its snapshot, taken before it
-            # waited on the constraint: a check-out committed meanwhile (with a later
-            # time) was not in it. Read again, now that it is committed, so a stay
-            # never starts before the previous one ended.
-            last_out = _last_check_out("attendee", scope)
-            theirs.filter(checked_in_at__lt=last_out).update(checked_in_at=last_out)
+            theirs = _stays_to_record(Visit.objects.filter(attendee__in=selected), events).filter(scope).open()
             # Every stay opened here starts at `now` or later; older open stays have their record.
             written = _record(
                 Record.Type.CHECK_IN,
@@ -453,6 +455,7 @@ def _open_visits(
                 station=station,
                 source=source,
                 capacity_override=capacity_override,
+                whole=whole,
             )
     return opened, written
 
@@ -465,9 +468,12 @@ def _close_visits(
     source: str,
     now: datetime.datetime | None = None,
     recorded_at: datetime.datetime | None = None,
-) -> tuple[int, list[Written]]:
+    whole: bool = False,
+    events: list[int] | None = None,
+) -> tuple[int, list[Written] | list[Record]]:
     """Close the open stays among `visits` now and record each check-out; return how many,
-    and the records written.
+    and the records written (`whole` records, or only their ids and areas). `events`:
+    see `_stays_to_record`.
 
     A conditional UPDATE: of concurrent closings of one stay, the database lets one match it.
     """
@@ -480,15 +486,25 @@ def _close_visits(
             # earlier or elsewhere already has its record, committed with it.
             written = _record(
                 Record.Type.CHECK_OUT,
-                visits.filter(checked_out_at__gte=now),
+                _stays_to_record(visits, events).filter(checked_out_at__gte=now),
                 at="checked_out_at",
                 now=now,
                 recorded_at=recorded_at,
                 by=by,
                 station=station,
                 source=source,
+                whole=whole,
             )
     return closed, written
+
+
+def _stays_to_record(visits: QuerySet[Visit], events: list[int] | None) -> QuerySet[Visit]:
+    """Where the stays just opened or closed among `visits` are to be found again, to
+    record them: `visits` itself, or, when the caller holds the rows of `events` (so
+    nobody else is writing their stays), every stay of those events. The latter for a
+    selection that the write itself changes, such as attendees filtered by their state:
+    found again through it, the stays would no longer be in it."""
+    return visits if events is None else Visit.objects.filter(attendee__event__in=events)
 
 
 def _record(
@@ -502,9 +518,11 @@ def _record(
     source: str,
     capacity_override: bool = False,
     recorded_at: datetime.datetime | None = None,
-) -> list[Written]:
+    whole: bool = False,
+) -> list[Written] | list[Record]:
     """Insert a `type` record for each standing stay of `visits` that has none yet, in one
-    statement; return the records written."""
+    statement; return the records written: `whole`, as the database returned them, or
+    only their ids and areas (for many at once)."""
     standing_record = Record.objects.filter(visit=OuterRef("pk"), type=type).standing()
     rows = (
         visits.standing()
@@ -548,7 +566,10 @@ def _record(
         "reason",
         "void_reason",
     ]
-    written = [Written(*row) for row in _insert_returning(Record, columns, rows, ["id", "area"])]
+    if whole:
+        written = _insert_returning_records(columns, rows, by)
+    else:
+        written = [Written(*row) for row in _insert_returning(Record, columns, rows, ["id", "area"])]
     _announce(signals.checked_in if type == Record.Type.CHECK_IN else signals.checked_out, [w.id for w in written])
     return written
 
@@ -587,6 +608,26 @@ def _insert_returning(model: type[Model], fields: list[str], rows: QuerySet, ret
     with connection.cursor() as cursor:
         cursor.execute(f"{sql} RETURNING {columns}", params)
         return cursor.fetchall()
+
+
+def _insert_returning_records(fields: list[str], rows: QuerySet, by: User | None) -> list[Record]:
+    """`INSERT INTO record (fields) SELECT ... RETURNING` every column, as `Record`s (the
+    values converted as the ORM converts them), with who recorded them at hand."""
+    connection = _connection_for(Record)
+    fields_returned = Record._meta.concrete_fields
+    columns = [field.get_col(Record._meta.db_table) for field in fields_returned]
+    converters = [connection.ops.get_db_converters(column) + column.get_db_converters(connection) for column in columns]
+    records = []
+    for row in _insert_returning(Record, fields, rows, [field.name for field in fields_returned]):
+        values = list(row)
+        for index, column in enumerate(columns):
+            for converter in converters[index]:
+                values[index] = converter(values[index], column, connection)
+        record = Record.from_db(connection.alias, [field.attname for field in fields_returned], values)
+        if by is not None:
+            record.recorded_by = by
+        records.append(record)
+    return records
 
 
 def _connection_for(model: type[Model]):
@@ -731,7 +772,7 @@ def correct_check_out(*, attendee: Attendee, at: datetime.datetime, by: User | N
                     reason=reason,
                 )
             )
-        _leave([Written(record.pk, record.area_id) for record in records])
+        _leave(records, event_id=attendee.event_id)
         _announce(signals.checked_out, [record.pk for record in records])
     return records[0]
 
@@ -743,10 +784,10 @@ Direction = RefusedScan.Direction
 
 @dataclasses.dataclass(frozen=True)
 class Scan:
-    """A recorded scan: the attendee scanned and the id of the record it wrote."""
+    """A recorded scan: the attendee scanned and the record it wrote."""
 
     attendee: Attendee
-    record_id: int
+    record: Record
     direction: str
 
 
@@ -794,7 +835,13 @@ def scan_ticket(
     try:
         if offline and now - happened > datetime.timedelta(days=app_settings.OFFLINE_SCAN_MAX_AGE_DAYS):
             raise TooOld()
-        attendee = selectors.attendee_for_scan(ticket_code=ticket_code, attendee_id=attendee_id, area=area)
+        attendee = selectors.attendee_for_scan(
+            ticket_code=ticket_code,
+            attendee_id=attendee_id,
+            area=area,
+            auto=direction == Direction.AUTO,
+            offline=offline,
+        )
         if attendee is None:
             raise UnknownTicket() if ticket_code is not None else UnknownAttendee()
         if offline and attendee.last_record_at is not None and happened < attendee.last_record_at:
@@ -809,7 +856,7 @@ def scan_ticket(
                 )
         source = Source.OFFLINE if offline else Source.SCAN
         if resolved == Direction.IN:
-            record_id = check_in(
+            record = check_in(
                 attendee=attendee,
                 by=by,
                 station=station,
@@ -819,7 +866,7 @@ def scan_ticket(
                 at=at,
             )
         else:
-            record_id = check_out(attendee=attendee, by=by, station=station, source=source, area=area, at=at)
+            record = check_out(attendee=attendee, by=by, station=station, source=source, area=area, at=at)
     except AttendanceError as error:
         if attendee is not None and not isinstance(error, WrongEvent | CapacityReached | TooOld | OutOfOrder):
             error = _explained(error, attendee, area)
@@ -841,7 +888,7 @@ def scan_ticket(
                 lambda: signals.scan_refused.send(sender=RefusedScan, record=refused, attendee=attendee)
             )
         raise ScanRefused(error, attendee) from None
-    return Scan(attendee=attendee, record_id=record_id, direction=resolved)
+    return Scan(attendee=attendee, record=record, direction=resolved)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -916,14 +963,16 @@ def _apply_offline_scan(scan: OfflineScanRequest, by: User) -> OfflineScanOutcom
         )
     except ScanRefused as refused:
         return OfflineScanOutcome(nonce=scan.nonce, recorded=False, code=refused.error.code)
-    return OfflineScanOutcome(nonce=scan.nonce, recorded=True, record_id=done.record_id)
+    return OfflineScanOutcome(nonce=scan.nonce, recorded=True, record_id=done.record.pk)
 
 
 def _auto_direction(attendee: Attendee, now: datetime.datetime, area: Area | None) -> str:
-    latest_type, latest_at = attendee.latest_record_type, attendee.latest_record_at
+    """In unless inside (in `area`), else out; but within the settle time of the latest
+    record there, that record's way again, so a double read never reverses it."""
+    inside = attendee.latest_stay_in is not None and attendee.latest_stay_out is None
+    latest_at = attendee.latest_stay_in if inside else attendee.latest_stay_out
     if latest_at is not None and now - latest_at < datetime.timedelta(seconds=app_settings.SCAN_SETTLE_SECONDS):
-        return Direction.IN if latest_type == Record.Type.CHECK_IN else Direction.OUT
-    inside = attendee.is_checked_in if area is None else attendee.current_area_id == area.pk
+        return Direction.IN if inside else Direction.OUT
     return Direction.OUT if inside else Direction.IN
 
 

@@ -1270,14 +1270,13 @@ def test_a_check_in_through_the_api_costs_a_fixed_list_of_queries(
 
     # Token and user, the user's permissions (2), the attendee; in one transaction (the
     # test's own here, so no BEGIN and COMMIT): the place taken inside the event (a
-    # conditional UPDATE), the visit's INSERT, the start-time fix-up and the record's
-    # INSERT; the visits.
-    with django_assert_num_queries(9) as captured:
+    # conditional UPDATE), the visit's INSERT and the record's INSERT; the visits.
+    with django_assert_num_queries(8) as captured:
         response = door_client.post(f"{ATTENDEES}{attendee.pk}/checkin/")
 
     assert response.status_code == 201
     statements = [query["sql"].split()[0] for query in captured.captured_queries]
-    assert statements == ["SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE", "INSERT", "SELECT"]
+    assert statements == ["SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "INSERT", "SELECT"]
 
 
 def test_a_check_out_through_the_api_costs_a_fixed_list_of_queries(
@@ -1286,9 +1285,9 @@ def test_a_check_out_through_the_api_costs_a_fixed_list_of_queries(
     attendee = make_attendee(state="inside")
 
     # Token and user, the user's permissions (2), the attendee, the event's row locked
-    # (SELECT ... FOR UPDATE), the visit's UPDATE, the record's INSERT, the UPDATE that
-    # ends a stay in an area (none here), the number inside the event, the visits.
-    with django_assert_num_queries(10) as captured:
+    # (SELECT ... FOR UPDATE), the UPDATE of the stay (with any stay in an area within
+    # it), the record's INSERT, the number inside the event, the visits.
+    with django_assert_num_queries(9) as captured:
         response = door_client.post(f"{ATTENDEES}{attendee.pk}/checkout/")
 
     assert response.status_code == 201
@@ -1301,7 +1300,6 @@ def test_a_check_out_through_the_api_costs_a_fixed_list_of_queries(
         "SELECT",
         "UPDATE",
         "INSERT",
-        "UPDATE",
         "UPDATE",
         "SELECT",
     ]

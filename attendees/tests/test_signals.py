@@ -42,7 +42,7 @@ def test_a_check_in_is_heard_once_after_commit_with_its_record_and_attendee(
     attendee = make_attendee()
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        record_id = services.check_in(attendee=attendee, by=door_staff)
+        record_id = services.check_in(attendee=attendee, by=door_staff).pk
         assert heard == []
     for callback in callbacks:
         callback()
