@@ -45,19 +45,25 @@ def is_ticket_code_lookup(lookup: str) -> bool:
 
 
 class StateFilter(admin.SimpleListFilter):
+    """By `Attendee.State`, spelled in the URL as in the API and the CSV."""
+
     title = _("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("inside", _("Inside")), ("left", _("Left")), ("never", _("Never checked in"))]
+        return [
+            (Attendee.State.INSIDE, _("Inside")),
+            (Attendee.State.LEFT, _("Left")),
+            (Attendee.State.NEVER_ARRIVED, _("Never checked in")),
+        ]
 
     def queryset(self, request, queryset):
         match self.value():
-            case "inside":
+            case Attendee.State.INSIDE:
                 return queryset.filter(is_checked_in=True)
-            case "left":
+            case Attendee.State.LEFT:
                 return queryset.filter(is_checked_out=True)
-            case "never":
+            case Attendee.State.NEVER_ARRIVED:
                 return queryset.filter(is_checked_in=False, is_checked_out=False)
         return queryset
 

@@ -29,7 +29,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Count, Exists, F, Model, OuterRef, ProtectedError, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.dispatch import Signal
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext
 
 from . import selectors, signals
@@ -1011,7 +1011,8 @@ def _door_time(moment: datetime.datetime, zone: datetime.tzinfo) -> str:
     name = local.tzname() or ""
     if local.date() == timezone.now().astimezone(zone).date():
         return f"{local:%H:%M} {name}".strip()
-    return f"{local:%d %b %H:%M} {name}".strip()
+    # The month's name in the active language.
+    return f"{dateformat.format(local, 'j M H:i')} {name}".strip()
 
 
 def undo_record(*, record: Record, by: User) -> Record:

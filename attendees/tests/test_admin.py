@@ -141,7 +141,7 @@ def test_changelist_filters_by_event(door_client, make_attendee, event, other_ev
     [
         ("inside", {"in@example.org", "back@example.org"}),
         ("left", {"out@example.org"}),
-        ("never", {"never@example.org"}),
+        ("never_arrived", {"never@example.org"}),
     ],
 )
 def test_changelist_filters_by_state(door_client, make_attendee, state, expected):

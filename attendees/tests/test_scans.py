@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from attendees import services
 from attendees.exceptions import AlreadyCheckedIn, NotYourRecord, UndoExpired, UnknownTicket, WrongEvent
@@ -229,6 +229,24 @@ def test_a_refusal_by_the_rules_names_since_when_and_where(make_attendee, door_s
 
     assert refused.value.error.detail == f"Already inside since {checked_in:%H:%M} UTC, North door."
     assert refused.value.attendee == attendee
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en", "5 Mar 10:00 CET"), ("de", "5 Mär 10:00 CET")])
+def test_a_refusal_since_another_day_names_the_day_and_month_in_the_active_language(
+    make_attendee, door_staff, event, language, expected
+):
+    event.timezone = "Europe/Berlin"
+    event.save()
+    attendee = make_attendee()
+    services.check_in(attendee=attendee, by=door_staff)
+    long_ago = datetime.datetime(2026, 3, 5, 9, 0, tzinfo=datetime.UTC)
+    Record.objects.update(at=long_ago)
+    Visit.objects.update(checked_in_at=long_ago)
+
+    with translation.override(language), pytest.raises(services.ScanRefused) as refused:
+        services.scan_ticket(ticket_code=attendee.ticket_code, direction="in", by=door_staff)
+
+    assert expected in refused.value.error.detail
 
 
 def test_a_check_out_scan_of_someone_who_never_came_is_refused_as_not_checked_in(make_attendee, door_staff):
