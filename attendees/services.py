@@ -927,24 +927,39 @@ def apply_offline_scans(*, scans: list[OfflineScanRequest], by: User) -> list[Of
     """
     outcomes = []
     for scan in scans:
+        entry = OfflineScan.objects.filter(user=by, nonce=scan.nonce)
         with transaction.atomic():
-            entry, created = OfflineScan.objects.get_or_create(user=by, nonce=scan.nonce, defaults={"result": "{}"})
-            if not created:
-                first = json.loads(entry.result)
+            if not _claim_nonce(by, scan.nonce):
+                first = json.loads(entry.values_list("result", flat=True).get())
                 outcomes.append(OfflineScanOutcome(nonce=scan.nonce, duplicate=True, **first))
                 continue
             outcome = _apply_offline_scan(scan, by)
-            entry.result = json.dumps(
-                {
-                    "recorded": outcome.recorded,
-                    "code": outcome.code,
-                    "record_id": outcome.record_id,
-                    "errors": outcome.errors,
-                }
+            entry.update(
+                result=json.dumps(
+                    {
+                        "recorded": outcome.recorded,
+                        "code": outcome.code,
+                        "record_id": outcome.record_id,
+                        "errors": outcome.errors,
+                    }
+                )
             )
-            entry.save(update_fields=["result"])
         outcomes.append(outcome)
     return outcomes
+
+
+def _claim_nonce(by: User, nonce: str) -> bool:
+    """Write the row of `by`'s scan `nonce`, unless it exists: one `INSERT ... ON
+    CONFLICT DO NOTHING`, which waits for a concurrent transaction writing the same row
+    and then skips it. True when this call wrote it."""
+    # INSERT ... SELECT of constants, from the user's own row.
+    row = (
+        type(by)
+        .objects.filter(pk=by.pk)
+        .annotate(scan_nonce=Value(nonce), no_result=Value("{}"), now=Value(timezone.now()))
+        .values_list("pk", "scan_nonce", "no_result", "now")
+    )
+    return _insert_from(OfflineScan, ["user", "nonce", "result", "created_at"], row, on_conflict_do_nothing=True) == 1
 
 
 def _apply_offline_scan(scan: OfflineScanRequest, by: User) -> OfflineScanOutcome:

@@ -163,7 +163,26 @@ class AreaSerializer(StrictModelSerializer):
         extra_kwargs = {"inside": {"help_text": "How many are in the area now."}}
 
 
-class AreaField(serializers.PrimaryKeyRelatedField):
+class LookedUpOnce:
+    """A related field that, among serializers sharing a `lookups` dict in their context
+    (the scans of one batch), looks each id up once."""
+
+    def to_internal_value(self, data):
+        lookups = self.context.get("lookups")
+        if lookups is None:
+            return super().to_internal_value(data)
+        key = (self.queryset.model, str(data))
+        if key not in lookups:
+            lookups[key] = super().to_internal_value(data)
+        return lookups[key]
+
+
+class EventField(LookedUpOnce, serializers.PrimaryKeyRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Event.objects.all(), required=False, **kwargs)
+
+
+class AreaField(LookedUpOnce, serializers.PrimaryKeyRelatedField):
     """An area, by id; `event_of` says which event it must belong to (else a 400 under `area`)."""
 
     default_error_messages = {"other_event": _("Area {area} is not an area of event {event}.")}
@@ -530,7 +549,7 @@ class BatchScanSerializer(BatchScanItemSerializer):
         required=False, min_value=1, max_value=2**63 - 1, help_text="Or the attendee tapped in the device's list."
     )
     direction = serializers.ChoiceField(choices=["in", "out", "auto"], default="auto")
-    event = serializers.PrimaryKeyRelatedField(queryset=Event.objects.all(), required=False)
+    event = EventField()
     area = AreaField()
     station = StationField()
 

@@ -428,8 +428,9 @@ class ScanViewSet(ApiGenericViewSet):
         is a 400, and then nothing of it is recorded."""
         batch = BatchSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
+        lookups = {}
         outcomes = services.apply_offline_scans(
-            scans=[_offline_scan(scan) for scan in batch.validated_data["scans"]], by=request.user
+            scans=[_offline_scan(scan, lookups) for scan in batch.validated_data["scans"]], by=request.user
         )
         records = {
             record.pk: record
@@ -512,9 +513,10 @@ def _json_items(rows: list[dict]) -> bytes:
     return json.dumps(rows, separators=(",", ":"))[1:-1].encode()
 
 
-def _offline_scan(data: dict) -> services.OfflineScanRequest:
-    """One scan of a batch, validated on its own: a wrong one is refused alone."""
-    scan = BatchScanSerializer(data=data)
+def _offline_scan(data: dict, lookups: dict) -> services.OfflineScanRequest:
+    """One scan of a batch, validated on its own: a wrong one is refused alone. The
+    events and areas named are looked up once for the batch (`lookups`)."""
+    scan = BatchScanSerializer(data=data, context={"lookups": lookups})
     base = BatchScanItemSerializer(data=data)
     base.is_valid(raise_exception=True)
     nonce, at = base.validated_data["nonce"], base.validated_data["at"]

@@ -6,6 +6,8 @@ import hashlib
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from attendees import services
@@ -288,3 +290,25 @@ def test_offline_scans_into_an_area_keep_the_counts(door_client, make_attendee, 
     assert [(r["status"], r.get("code")) for r in results] == [("recorded", None), ("refused", "capacity_reached")]
     hall.refresh_from_db()
     assert hall.inside == 1
+
+
+def test_a_batch_costs_a_fixed_number_of_queries_per_scan_and_looks_each_event_up_once(
+    door_client, make_attendee, event
+):
+    counts = {}
+    for size in (2, 6):
+        people = [make_attendee() for _ in range(size)]
+        scans = [
+            {"nonce": f"{size}-{n}", "ticket_code": person.ticket_code, "event": event.pk, "at": iso(ago(minutes=5))}
+            for n, person in enumerate(people)
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            assert send(door_client, *scans).status_code == 200
+        counts[size] = len(queries)
+        statements = [query["sql"] for query in queries.captured_queries]
+        assert sum('FROM "attendees_event"' in sql and "FOR UPDATE" not in sql for sql in statements) == 1
+
+    # Token, permissions (2), the event, the records answered; for each scan: SAVEPOINT, the
+    # nonce's row claimed, the attendee with its latest stay and record, the place taken
+    # inside the event, the stay's INSERT, the record's INSERT, the answer kept, RELEASE.
+    assert (counts[2], counts[6]) == (5 + 2 * 8, 5 + 6 * 8)
