@@ -807,7 +807,7 @@ def scan_ticket(
     ticket_code: str | None = None,
     attendee_id: int | None = None,
     direction: str = Direction.AUTO,
-    event: Event | None = None,
+    event_id: int | None = None,
     area: Area | None = None,
     station: str = "",
     override_capacity: bool = False,
@@ -818,11 +818,12 @@ def scan_ticket(
     and `check_out`, recorded as source `scan`.
 
     `direction` "auto" checks in unless the attendee is inside (in `area`), else out;
-    within `ATTENDEES["SCAN_SETTLE_SECONDS"]` of their latest record there it goes that record's way, so
-    a double read is refused rather than reversing it. `event` is the event the door
-    scans for. A scan made offline carries `at`, the device's time (a later one counts
-    as now): it is recorded as source `offline` at that time, refused `TooOld` when older
-    than `ATTENDEES["OFFLINE_SCAN_MAX_AGE_DAYS"]` and `OutOfOrder` when earlier than the attendee's latest
+    within `ATTENDEES["SCAN_SETTLE_SECONDS"]` of their latest record there it goes that
+    record's way, so a double read is refused rather than reversing it. `event_id` is the
+    event the door scans for (`UnknownEvent` when no event has it). A scan made offline
+    carries `at`, the device's time (a later one counts as now): it is recorded as source
+    `offline` at that time, refused `TooOld` when older than
+    `ATTENDEES["OFFLINE_SCAN_MAX_AGE_DAYS"]` and `OutOfOrder` when earlier than the attendee's latest
     standing record; these time rules come before the attendance rules. Refused with
     `ScanRefused` (carrying `UnknownTicket`, `WrongEvent`, a time rule's or the
     attendance rule's error), and the refusal is kept as a `RefusedScan`.
@@ -831,6 +832,7 @@ def scan_ticket(
     happened = now if at is None else min(at, now)
     offline = at is not None
     attendee = None
+    scanned_for = None
     resolved = direction
     try:
         if offline and now - happened > datetime.timedelta(days=app_settings.OFFLINE_SCAN_MAX_AGE_DAYS):
@@ -848,11 +850,12 @@ def scan_ticket(
             raise OutOfOrder()
         if direction == Direction.AUTO:
             resolved = _auto_direction(attendee, happened, area)
-        for scanned_for in (event, area and area.event):
-            if scanned_for is not None and attendee.event_id != scanned_for.pk:
+        scanned_for = _event_scanned_for(event_id, attendee)
+        for door_event in (scanned_for, area and area.event):
+            if door_event is not None and attendee.event_id != door_event.pk:
                 raise WrongEvent(
                     gettext("This ticket is for %(ticket_event)s, not %(event)s.")
-                    % {"ticket_event": attendee.event.name, "event": scanned_for.name}
+                    % {"ticket_event": attendee.event.name, "event": door_event.name}
                 )
         source = Source.OFFLINE if offline else Source.SCAN
         if resolved == Direction.IN:
@@ -870,11 +873,13 @@ def scan_ticket(
     except AttendanceError as error:
         if attendee is not None and not isinstance(error, WrongEvent | CapacityReached | TooOld | OutOfOrder):
             error = _explained(error, attendee, area)
+        if scanned_for is None:
+            scanned_for = _event_scanned_for(event_id, attendee)
         refused = RefusedScan.objects.create(
             at=happened,
             recorded_at=now,
             ticket_code=ticket_code or "",
-            event=event or (area and area.event) or getattr(attendee, "event", None),
+            event=scanned_for or (area and area.event) or getattr(attendee, "event", None),
             attendee=attendee,
             area=area,
             direction=resolved,
@@ -889,6 +894,27 @@ def scan_ticket(
             )
         raise ScanRefused(error, attendee) from None
     return Scan(attendee=attendee, record=record, direction=resolved)
+
+
+class UnknownEvent(Exception):
+    """A scan for an event id that no event has: bad input, not a refusal to keep."""
+
+    def __init__(self, event_id: int):
+        super().__init__(event_id)
+        self.event_id = event_id
+
+
+def _event_scanned_for(event_id: int | None, attendee: Attendee | None) -> Event | None:
+    """The event of `event_id`: the attendee's own, read with them, when it is theirs
+    (no query on the way of a scan that goes through); else read now."""
+    if event_id is None:
+        return None
+    if attendee is not None and attendee.event_id == event_id:
+        return attendee.event
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None:
+        raise UnknownEvent(event_id)
+    return event
 
 
 @dataclasses.dataclass(frozen=True)
@@ -971,7 +997,7 @@ def _apply_offline_scan(scan: OfflineScanRequest, by: User) -> OfflineScanOutcom
             ticket_code=scan.ticket_code,
             attendee_id=scan.attendee_id,
             direction=scan.direction,
-            event=scan.event,
+            event_id=scan.event.pk if scan.event else None,
             area=scan.area,
             station=scan.station,
             at=scan.at,

@@ -54,6 +54,7 @@ from .serializers import (
     ScanRefusalSerializer,
     ScanResultSerializer,
     ScanSerializer,
+    unknown_event_message,
 )
 
 idempotency_key_parameter = OpenApiParameter(
@@ -400,7 +401,7 @@ class ScanViewSet(ApiGenericViewSet):
                 scan = services.scan_ticket(
                     ticket_code=data["ticket_code"],
                     direction=data["direction"],
-                    event=data.get("event"),
+                    event_id=data.get("event"),
                     area=data.get("area"),
                     station=data.get("station", ""),
                     override_capacity=data["override_capacity"],
@@ -408,6 +409,8 @@ class ScanViewSet(ApiGenericViewSet):
                 )
             except services.ScanRefused as refused:
                 return self.refusal(refused)
+            except services.UnknownEvent as unknown:
+                raise ValidationError({"event": [unknown_event_message(unknown.event_id)]}) from None
             return Response(
                 {
                     "result": "checked_in" if scan.direction == "in" else "checked_out",
