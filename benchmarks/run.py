@@ -15,7 +15,7 @@ from pathlib import Path
 from .database import is_postgresql, scratch_database
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MEASURES = ("bulk", "history", "scans", "list", "memory")
+MEASURES = ("bulk", "history", "scans", "list", "memory", "places", "offline")
 FULL = {
     "bulk_sizes": [1_000, 10_000, 100_000],
     "history_sizes": [1, 100, 10_000],
@@ -27,6 +27,12 @@ FULL = {
     "naive_limit": 10_000,
     "scan_seconds": 10.0,
     "scan_requests": 4_000,
+    "places_sizes": [1_000, 100_000],
+    "places_repeat": 15,
+    "places_scans": 40,
+    "roster_sizes": [1_000, 100_000],
+    "batch_scans": 500,
+    "offline_repeat": 3,
 }
 SMOKE = {
     "bulk_sizes": [200],
@@ -39,6 +45,12 @@ SMOKE = {
     "naive_limit": 200,
     "scan_seconds": 1.0,
     "scan_requests": 64,
+    "places_sizes": [200],
+    "places_repeat": 1,
+    "places_scans": 3,
+    "roster_sizes": [200],
+    "batch_scans": 20,
+    "offline_repeat": 1,
 }
 
 
@@ -98,6 +110,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--scan-seconds", type=seconds, help="time limit of each HTTP run (10)")
     parser.add_argument("--scan-requests", type=count, help="most requests of each HTTP run (4000)")
+    parser.add_argument("--places-sizes", type=sizes, help="attendees of the events with history (1000,100000)")
+    parser.add_argument(
+        "--places-repeat", type=count, help="GETs of the figures and the event page (15); of the counts 4 times as many"
+    )
+    parser.add_argument("--places-scans", type=count, help="attendees scanned in and out per kind of scan (40)")
+    parser.add_argument("--roster-sizes", type=sizes, help="attendees of the events whose roster is read (1000,100000)")
+    parser.add_argument("--batch-scans", type=count, help="offline scans uploaded in one batch (500)")
+    parser.add_argument("--offline-repeat", type=count, help="runs of each roster request and batch upload (3)")
     parser.add_argument(
         "--profile",
         type=Path,
@@ -155,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, database_url: str, started: datetime.datetime) -> dict:
     from django.core.management import call_command
 
-    from . import bulk, data, history, listing, memory, scans
+    from . import bulk, data, history, listing, memory, offline, places, scans
 
     call_command("migrate", interactive=False, verbosity=0)
     report = {
@@ -193,13 +213,33 @@ def _run(args: argparse.Namespace, database_url: str, started: datetime.datetime
                 in_process_rounds=1 if args.smoke else 5,
                 in_process_scans=5 if args.smoke else 40,
             )
+        elif name == "places":
+            section = places.run(
+                sizes=args.places_sizes,
+                repeat=args.places_repeat,
+                scans=args.places_scans,
+                door_staff=door_staff,
+                superuser=superuser,
+            )
         elif name == "list":
             section = listing.run(sizes=args.list_sizes, repeat=args.repeat * 5, reader=superuser)
+        elif name == "offline":
+            section = offline.run(
+                database_url=database_url,
+                postgresql=is_postgresql(database_url),
+                roster_sizes=args.roster_sizes,
+                batch_scans=args.batch_scans,
+                repeat=args.offline_repeat,
+                user=door_staff,
+            )
         else:
             section = memory.run(size=args.memory_size, user=door_staff)
-        sections.append(section)
-        report["measures"][name] = section.as_json()
-        print(f"\n{section.as_text()}", flush=True)
+        # A measure gives one section, or several (offline: the roster, then the batch).
+        parts = section if isinstance(section, list) else [section]
+        sections += parts
+        report["measures"][name] = parts[0].as_json() if len(parts) == 1 else [part.as_json() for part in parts]
+        for part in parts:
+            print(f"\n{part.as_text()}", flush=True)
     report["finished_at"] = datetime.datetime.now(datetime.UTC).isoformat()
     report["load_average_at_end"] = _load_average()
     report["targets"] = [

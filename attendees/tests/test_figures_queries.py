@@ -1,0 +1,126 @@
+"""The counts and figures of an event: the same answers as the states of the attendees,
+in a fixed number of queries whatever the size."""
+
+import datetime
+
+import pytest
+
+from attendees import selectors, services
+from attendees.models import Area, Attendee, Record, Visit
+
+MORNING = datetime.datetime(2026, 5, 4, 9, 0, tzinfo=datetime.UTC)
+HOUR = datetime.timedelta(hours=1)
+
+
+@pytest.fixture
+def hall(event) -> Area:
+    return Area.objects.create(event=event, name="Main hall")
+
+
+@pytest.fixture
+def crowd(make_attendee, event, other_event, hall):
+    """Two inside (one of them in the hall), one who left after a move through the hall,
+    one back inside after leaving, one whose only check-in was voided, two who never came,
+    and someone inside another event."""
+    inside = [make_attendee("inside"), make_attendee()]
+    services.check_in(attendee=inside[1], by=None, area=hall)
+    gone = make_attendee()
+    services.check_in(attendee=gone, by=None, area=hall)
+    services.check_out(attendee=gone, by=None)
+    back = make_attendee("left")
+    services.check_in(attendee=back, by=None)
+    voided = make_attendee("inside")
+    services.void_record(record=Record.objects.get(attendee=voided), by=None, reason="Scanned the wrong ticket")
+    never = [make_attendee(), make_attendee()]
+    make_attendee("inside", event=other_event)
+    return {"inside": [*inside, back], "left": [gone], "never": [voided, *never]}
+
+
+def test_state_counts_of_an_event_are_read_in_one_query(event, crowd, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        counts = selectors.state_counts(Attendee.objects.filter(event=event))
+
+    assert counts == {"registered": 7, "inside": 3, "left": 1}
+
+
+def test_state_counts_agree_with_the_states_of_the_attendees(event, crowd):
+    states = [(a.is_checked_in, a.is_checked_out) for a in selectors.attendees_with_state()]
+
+    counts = selectors.state_counts(Attendee.objects.all())
+
+    assert counts == {
+        "registered": len(states),
+        "inside": sum(inside for inside, _ in states),
+        "left": sum(left for _, left in states),
+    }
+
+
+def test_state_counts_count_only_the_attendees_selected(event, crowd):
+    selected = Attendee.objects.filter(pk__in=[crowd["inside"][0].pk, crowd["left"][0].pk, crowd["never"][0].pk])
+
+    assert selectors.state_counts(selected) == {"registered": 3, "inside": 1, "left": 1}
+
+
+def test_state_counts_of_an_event_nobody_registered_for_are_zero(event):
+    assert selectors.state_counts(Attendee.objects.filter(event=event)) == {"registered": 0, "inside": 0, "left": 0}
+
+
+@pytest.mark.parametrize("size", [10, 200])
+def test_attendance_figures_are_read_in_five_queries_whatever_the_size(
+    event, hall, make_attendee, django_assert_num_queries, size
+):
+    people = Attendee.objects.bulk_create(
+        Attendee(event=event, first_name=f"First{n}", last_name="Crowd", email=f"person{n}@example.org")
+        for n in range(size)
+    )
+    services.bulk_check_in(attendees=Attendee.objects.filter(pk__in=[p.pk for p in people[: size // 2]]), by=None)
+    for person in people[: size // 5]:
+        services.check_in(attendee=person, by=None, area=hall)
+
+    # The states, the stays, the middle times inside, the peaks, the areas.
+    with django_assert_num_queries(5):
+        figures = selectors.attendance_figures(event)
+
+    assert (figures["registered"], figures["inside"], figures["left"], figures["never_arrived"]) == (
+        size,
+        size // 2,
+        0,
+        size - size // 2,
+    )
+    assert figures["areas"][0]["check_ins"] == size // 5
+
+
+def _stay(attendee: Attendee, hours: float, *, area: Area | None = None, voided: bool = False) -> None:
+    Visit.objects.create(
+        attendee=attendee,
+        area=area,
+        checked_in_at=MORNING,
+        checked_out_at=MORNING + hours * HOUR,
+        voided_at=MORNING if voided else None,
+    )
+
+
+def test_median_time_inside_sums_each_attendees_standing_stays_in_the_event_only(make_attendee, event, hall):
+    short, long_, twice = make_attendee(), make_attendee(), make_attendee()
+    _stay(short, 1)
+    _stay(short, 5, voided=True)
+    _stay(long_, 4)
+    _stay(long_, 3, area=hall)
+    _stay(twice, 1)
+    _stay(twice, 1.5)
+    make_attendee()
+
+    figures = selectors.attendance_figures(event, now=MORNING + 8 * HOUR)
+
+    # 1 h, 2.5 h and 4 h: the area's stay lies within the event's and the voided one does not stand.
+    assert figures["median_seconds_inside"] == 2.5 * 3600
+
+
+def test_median_time_inside_of_an_even_number_counts_an_open_stay_until_now(make_attendee, event):
+    done, still_inside = make_attendee(), make_attendee()
+    _stay(done, 1)
+    Visit.objects.create(attendee=still_inside, checked_in_at=MORNING)
+
+    figures = selectors.attendance_figures(event, now=MORNING + 2 * HOUR)
+
+    assert figures["median_seconds_inside"] == 1.5 * 3600
