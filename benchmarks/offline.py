@@ -26,11 +26,6 @@ import gzip
 import http.client
 import json
 import math
-import os
-import secrets
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,7 +41,7 @@ from attendees.models import Attendee
 from . import data
 from .client import api_client
 from .report import Section, Target, figure, ms
-from .scans import PROJECT_ROOT, _free_port, _wait_until_up
+from .scans import gunicorn
 from .timing import Clock, captured_queries, median, ratio, statements
 
 GOAL_SIZE = 100_000
@@ -360,40 +355,8 @@ def _fetch_in_process(variant: str, client, path: str, token: str) -> Fetched:
 def serve_one_worker(app: str, database_url: str) -> Iterator[Server]:
     """Run `gunicorn app` with one sync worker on a free port of 127.0.0.1 until the block
     ends; only that server is stopped, by its pid."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "eventsite.settings",
-        "DATABASE_URL": database_url,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        # Plain HTTP on 127.0.0.1, as behind the TLS-terminating proxy of a deployment.
-        "DJANGO_BEHIND_TLS_PROXY": "1",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        app,
-        "--workers=1",
-        f"--bind=127.0.0.1:{port}",
-        f"--timeout={REQUEST_TIMEOUT}",
-        "--log-level=warning",
-        "--graceful-timeout=5",
-    ]
-    with tempfile.TemporaryFile("w+") as log:
-        server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_until_up(server, port, log)
-            yield Server(port, _worker_of(server.pid))
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    with gunicorn(app, "eventsite.settings", database_url, workers=1, timeout=REQUEST_TIMEOUT) as (port, master):
+        yield Server(port, _worker_of(master))
 
 
 def _worker_of(master: int) -> int | None:

@@ -365,13 +365,23 @@ def _take(tickets: Iterator[Ticket], count: int) -> list[Ticket]:
 @contextlib.contextmanager
 def serve(app: str, settings_module: str, database_url: str) -> Iterator[int]:
     """Run `gunicorn app` on a free port of 127.0.0.1 until the block ends."""
+    with gunicorn(app, settings_module, database_url) as (port, _):
+        yield port
+
+
+@contextlib.contextmanager
+def gunicorn(
+    app: str, settings_module: str, database_url: str, *, workers: int = WORKERS, timeout: int | None = None
+) -> Iterator[tuple[int, int]]:
+    """Run `gunicorn app` with `workers` sync workers on a free port of 127.0.0.1 until
+    the block ends: its port and its master's pid. Only that server is stopped, by its pid."""
     port = _free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": settings_module,
         "DATABASE_URL": database_url,
         "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
     }
     command = [
@@ -379,16 +389,17 @@ def serve(app: str, settings_module: str, database_url: str) -> Iterator[int]:
         "-m",
         "gunicorn",
         app,
-        f"--workers={WORKERS}",
+        f"--workers={workers}",
         f"--bind=127.0.0.1:{port}",
         "--log-level=warning",
         "--graceful-timeout=5",
+        *([f"--timeout={timeout}"] if timeout else []),
     ]
     with tempfile.TemporaryFile("w+") as log:
         server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_until_up(server, port, log)
-            yield port
+            yield port, server.pid
         finally:
             server.terminate()
             try:
