@@ -1,5 +1,6 @@
 import dataclasses
 import datetime
+import functools
 import zoneinfo
 
 from django import forms
@@ -15,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -26,7 +28,7 @@ from import_export.results import RowResult
 from . import charts, exports, selectors, services, tickets
 from .exceptions import AttendanceError
 from .imports import AttendeeResource
-from .models import Area, Attendee, Event, Record, RefusedScan, Visit
+from .models import Area, Attendee, Event, Record, RefusedScan, Visit, validate_timezone
 from .views import DOOR_PERMISSIONS
 
 ADMIN = Record.Source.ADMIN
@@ -136,19 +138,74 @@ class AreaInline(admin.TabularInline):
 # The prefix of the areas' forms on the event page.
 AREAS_PREFIX = Area._meta.get_field("event").remote_field.get_accessor_name()
 
+EVENT_TIMES = ["starts_at", "ends_at", "auto_checkout_at"]
+
+
+@functools.cache
+def _zone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+class EventAdminForm(forms.ModelForm):
+    """The event's times are shown and read as local times in its zone: the zone chosen
+    on the form when one is posted, else the event's (a new event's: the site's). A form
+    posted without a zone (by a script, say) keeps the event's."""
+
+    class Meta:
+        model = Event
+        fields = ["name", "timezone", *EVENT_TIMES, "capacity"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("timezone")
+        if field is not None:
+            field.required = False
+            field.widget = forms.Select(choices=_zone_choices())
+            # Checked as the form's own field, so that an unknown zone never reaches the event shown beside it.
+            field.validators = [*field.validators, validate_timezone]
+            # Compared with the event's own zone, not with a hidden copy of the default.
+            field.show_hidden_initial = False
+        self.zone = self._chosen_zone()
+        for name in EVENT_TIMES:
+            if name in self.fields:
+                self.fields[name].help_text = gettext("Local time in %(zone)s, the event's time zone.") % {
+                    "zone": self.zone.key
+                }
+
+    def _chosen_zone(self) -> zoneinfo.ZoneInfo:
+        posted = self.data.get(self.add_prefix("timezone")) if self.is_bound else None
+        try:
+            validate_timezone(posted)
+        except ValidationError:
+            return self.instance.zone
+        return zoneinfo.ZoneInfo(posted)
+
+    def clean_timezone(self) -> str:
+        return self.cleaned_data["timezone"] or self.instance.timezone
+
+    def full_clean(self) -> None:
+        # A time without an offset is read in the event's zone (a time that does not exist
+        # there, or exists twice, is an error), and comes out aware.
+        with timezone.override(self.zone):
+            super().full_clean()
+
+    @cached_property
+    def changed_data(self) -> list[str]:
+        with timezone.override(self.zone):
+            return super().changed_data
+
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ["name", "starts_at", "ends_at", "auto_checkout_at", "registered", "inside", "capacity", "door"]
+    list_display = ["name", "starts", "ends", "auto_checkout", "registered", "inside", "capacity", "door"]
     search_fields = ["name"]
     date_hierarchy = "starts_at"
-    fields = ["name", "starts_at", "ends_at", "auto_checkout_at", "capacity", "attendance", "occupancy"]
+    form = EventAdminForm
+    fields = ["name", "timezone", *EVENT_TIMES, "capacity", "attendance", "occupancy"]
     readonly_fields = ["attendance", "occupancy"]
     inlines = [AreaInline]
     actions = ["export_attendance"]
-
-    def get_queryset(self, request) -> QuerySet[Event]:
-        return selectors.events_with_registered(super().get_queryset(request))
+    change_form_template = "attendees/admin/event_change_form.html"
 
     def get_list_display(self, request):
         # The door page is for those with the door permissions, in a project that serves it.
@@ -170,12 +227,27 @@ class EventAdmin(admin.ModelAdmin):
             return [inline for inline in inlines if not isinstance(inline, AreaInline)]
         return inlines
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The page is rendered in the zone its form reads times in, so that the date and
+        # time pickers' "Today" and "Now" are the event's.
+        with timezone.override(context["adminform"].form.zone):
+            response = super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+            return response.render()
+
     def has_view_attendee_permission(self, request) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.view_attendee")
 
-    @admin.display(description=_("registered"), ordering="registered")
-    def registered(self, event: Event) -> int:
-        return event.registered
+    @admin.display(description=Event._meta.get_field("starts_at").verbose_name, ordering="starts_at")
+    def starts(self, event: Event) -> str | None:
+        return None if event.starts_at is None else local_time(event.starts_at, event.zone)
+
+    @admin.display(description=Event._meta.get_field("ends_at").verbose_name, ordering="ends_at")
+    def ends(self, event: Event) -> str | None:
+        return None if event.ends_at is None else local_time(event.ends_at, event.zone)
+
+    @admin.display(description=Event._meta.get_field("auto_checkout_at").verbose_name, ordering="auto_checkout_at")
+    def auto_checkout(self, event: Event) -> str | None:
+        return None if event.auto_checkout_at is None else local_time(event.auto_checkout_at, event.zone)
 
     @admin.display(description=_("door"))
     def door(self, event: Event):
@@ -281,6 +353,14 @@ class AttendeeAdminForm(forms.ModelForm):
 
     def clean_ticket_code(self) -> str:
         return self.cleaned_data["ticket_code"] or self.instance.ticket_code
+
+    def clean_event(self) -> Event:
+        event = self.cleaned_data["event"]
+        try:
+            services.check_move(attendee=self.instance, event=event)
+        except AttendanceError as refused:
+            raise forms.ValidationError(refused.detail) from None
+        return event
 
 
 def local_time(moment: datetime.datetime, zone: zoneinfo.ZoneInfo) -> str:
@@ -457,9 +537,13 @@ class AttendeeAdmin(ImportMixin, admin.ModelAdmin):
                 may_void=any(row.record.voided_at is None for row in context["attendance_history"]),
                 void_record_form=VoidRecordForm(attendee=attendee),
                 void_record_url=self._url("void_record", object_id),
-                missed_check_out_form=MissedCheckOutForm(zone=zone),
-                missed_check_out_url=self._url("missed_check_out", object_id),
             )
+            # A missed check-out applies only to an attendee inside.
+            if attendee.is_checked_in:
+                context.update(
+                    missed_check_out_form=MissedCheckOutForm(zone=zone),
+                    missed_check_out_url=self._url("missed_check_out", object_id),
+                )
         return context
 
     @method_decorator(require_POST)
@@ -611,13 +695,13 @@ class AttendeeAdmin(ImportMixin, admin.ModelAdmin):
     def time_inside(self, attendee: Attendee):
         return "-" if attendee.time_inside is None else _duration(attendee.time_inside)
 
-    @admin.display(description=_("check-in times (UTC)"))
+    @admin.display(description=_("check-in times"))
     def checkin_times(self, attendee: Attendee):
-        return _times_list(selectors.checkin_times(attendee)) if attendee.pk else "-"
+        return _times_list(selectors.checkin_times(attendee), attendee.event.zone) if attendee.pk else "-"
 
-    @admin.display(description=_("check-out times (UTC)"))
+    @admin.display(description=_("check-out times"))
     def checkout_times(self, attendee: Attendee):
-        return _times_list(selectors.checkout_times(attendee)) if attendee.pk else "-"
+        return _times_list(selectors.checkout_times(attendee), attendee.event.zone) if attendee.pk else "-"
 
     @admin.action(description=_("Check in selected attendees"), permissions=["record_attendance"])
     def check_in_selected(self, request, queryset: QuerySet[Attendee]) -> None:
@@ -683,16 +767,17 @@ def _list_time(moment: datetime.datetime | None, zone: zoneinfo.ZoneInfo) -> str
     )
 
 
+def _times_list(times: list[datetime.datetime], zone: zoneinfo.ZoneInfo) -> str:
+    """The times of the attendee's stays, one a line, as the history shows them: local, to the second, zone named."""
+    if not times:
+        return "-"
+    return format_html_join("", "<div>{}</div>", ((local_time(at, zone),) for at in times))
+
+
 def _duration(duration: datetime.timedelta) -> str:
     """H:MM:SS, hours running past 24."""
     seconds = round(duration.total_seconds())
     return f"{seconds // 3600}:{seconds % 3600 // 60:02}:{seconds % 60:02}"
-
-
-def _times_list(times) -> str:
-    if not times:
-        return "-"
-    return format_html_join("", "<div>{}</div>", ((at.isoformat().replace("+00:00", "Z"),) for at in times))
 
 
 class ViewOnlyAdmin(admin.ModelAdmin):

@@ -13,7 +13,14 @@ from django.utils.translation import gettext
 WIDTH, HEIGHT = 720, 260
 # Room for half a dated time label beyond the first and the last tick.
 LEFT, RIGHT, TOP, BOTTOM = 56, 48, 16, 50
+# At most this many times on the x-axis, a "nice" step apart.
 X_LABELS = 6
+NICE_STEPS = [
+    *(datetime.timedelta(minutes=minutes) for minutes in (1, 2, 5, 10, 15, 30)),
+    *(datetime.timedelta(hours=hours) for hours in (1, 2, 3, 6, 12)),
+    *(datetime.timedelta(days=days) for days in (1, 2, 7, 14)),
+]
+DAY, WEEK = datetime.timedelta(days=1), datetime.timedelta(weeks=1)
 
 # The areas' lines differ by dash pattern as well as by colour, so that they can be told
 # apart without colour. The colours keep a contrast of at least 3:1 against both the
@@ -90,13 +97,10 @@ def occupancy_svg(
         return at.astimezone(zone)
 
     several_days = local(points[0][0]).date() != local(points[-1][0]).date()
+    step, times = time_ticks(points[0][0], points[-1][0], zone)
     # Django's date format, so that month names follow the active language.
-    label_format = "M d H:i" if several_days else "H:i"
-    every = max(1, math.ceil(len(points) / X_LABELS))
-    x_ticks = [Tick(x(at), dateformat.format(local(at), label_format)) for at, _ in points[:-1:every]]
-    if len(points) > 1 and x(points[-1][0]) - x_ticks[-1].position > plot_width / (2 * X_LABELS):
-        # The end (now, or the event's end) is labelled unless it would crowd the last tick.
-        x_ticks.append(Tick(x(points[-1][0]), dateformat.format(local(points[-1][0]), label_format)))
+    label_format = "M d" if step >= DAY else "M d H:i" if several_days else "H:i"
+    x_ticks = [Tick(x(at), dateformat.format(local(at), label_format)) for at in times or [points[0][0]]]
     y_ticks = [Tick(y(value), str(value)) for value in sorted({0, top_value // 2, top_value})]
 
     named = [(gettext("Whole event"), points), *areas] if areas else [("", points)]
@@ -151,6 +155,29 @@ def occupancy_svg(
                 "step_minutes": round((points[1][0] - points[0][0]).total_seconds() / 60) if len(points) > 2 else None,
             },
         )
+
+
+def time_ticks(
+    start: datetime.datetime, end: datetime.datetime, zone: datetime.tzinfo
+) -> tuple[datetime.timedelta, list[datetime.datetime]]:
+    """The step of the time axis, the shortest of `NICE_STEPS` that gives at most `X_LABELS`
+    ticks, and the times from `start` to `end` that are whole multiples of it on the local
+    clock of `zone`, counted from midnight (for steps of days, from `start`'s midnight).
+    A local time that a clock change skips has no tick, and one it repeats has one."""
+    span = end - start
+    step = next(
+        (step for step in NICE_STEPS if span / step <= X_LABELS - 1),
+        WEEK * math.ceil(span / WEEK / (X_LABELS - 1)),
+    )
+    local_start = start.astimezone(zone).replace(tzinfo=None)
+    midnight = local_start.replace(hour=0, minute=0, second=0, microsecond=0)
+    wall = midnight + step * math.ceil((local_start - midnight) / step)
+    times = []
+    while (moment := wall.replace(tzinfo=zone)) <= end:
+        if moment.astimezone(datetime.UTC).astimezone(zone).replace(tzinfo=None) == wall:
+            times.append(moment)
+        wall += step
+    return step, times
 
 
 def _shortened(name: str) -> str:

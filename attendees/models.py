@@ -57,9 +57,12 @@ def validate_timezone(name: str) -> None:
 
 
 class CountsWhoIsInside(models.Model):
-    """A place with a live `inside` count, which only the services change (by conditional
-    UPDATEs, in the same transaction as the stays): saving the place never writes it
-    back, so a stale copy in memory cannot overwrite the count."""
+    """A place with live counts (`counters`: `inside`, and more for an event), which only
+    the services change (by conditional UPDATEs, in the same transaction as the stays):
+    saving the place never writes them back, so a stale copy in memory cannot overwrite
+    a count."""
+
+    counters = ("inside",)
 
     inside = models.PositiveIntegerField(_("inside"), default=0, editable=False)
 
@@ -69,7 +72,9 @@ class CountsWhoIsInside(models.Model):
     def save(self, *args, update_fields=None, **kwargs):
         if update_fields is None and not self._state.adding:
             update_fields = [
-                field.name for field in self._meta.concrete_fields if not field.primary_key and field.name != "inside"
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in self.counters
             ]
         super().save(*args, update_fields=update_fields, **kwargs)
 
@@ -83,7 +88,7 @@ class Event(CountsWhoIsInside):
         null=True,
         blank=True,
         help_text=_(
-            "When `checkout_all --due` checks out everyone still inside; it then moves on by a day "
+            "When everyone still inside is checked out automatically; the time then moves on by a day "
             "while the event lasts."
         ),
     )
@@ -99,6 +104,12 @@ class Event(CountsWhoIsInside):
     )
     # `inside`: how many are inside now, kept by the services in the same transaction as
     # the stays, so a live count is one row and the capacity holds under any concurrency.
+    # `registered`: how many attendees the event has; `arrived`: how many of them have a
+    # standing stay (inside now or left). Kept the same way, so the door's counts are one
+    # row whatever the size.
+    counters = ("inside", "registered", "arrived")
+    registered = models.PositiveIntegerField(_("registered"), default=0, editable=False)
+    arrived = models.PositiveIntegerField(_("arrived"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("event")
@@ -166,6 +177,14 @@ class Attendee(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        attendee = super().from_db(db, field_names, values)
+        # The event as stored, so that a save moving the attendee to another event can be
+        # counted out of the one and into the other (see `services.count_registered`).
+        attendee.stored_event_id = attendee.__dict__.get("event_id")
+        return attendee
 
 
 class Area(CountsWhoIsInside):

@@ -39,20 +39,25 @@ def _visits_of_row():
     return Visit.objects.filter(attendee=OuterRef("pk")).standing().in_event()
 
 
-def attendees_with_state(queryset: QuerySet[Attendee] | None = None) -> QuerySet[Attendee]:
-    """Attendees annotated with `is_checked_in` and `is_checked_out`, derived from the
-    visits in the same query, so state and history cannot disagree.
+def _state(open_stay, some_stay, *, and_not):
+    """The state rule, written once for the database and for stays in hand, over two
+    facts about the attendee's standing stays in the event (not in its areas): whether
+    one is open, and whether there is one at all. Inside while one is open; left when
+    there is one and none is open; otherwise never arrived. Returns (`is_checked_in`,
+    `is_checked_out`); `and_not(a, b)` is "a and not b" in the facts' own terms."""
+    return open_stay, and_not(some_stay, open_stay)
 
-    Inside: an open stay in the event exists. Left: stays exist and none is open.
-    Neither: no stay.
-    """
+
+def attendees_with_state(queryset: QuerySet[Attendee] | None = None) -> QuerySet[Attendee]:
+    """Attendees annotated with `is_checked_in` and `is_checked_out` by `_state`, derived
+    from the visits in the same query, so state and history cannot disagree."""
     queryset = Attendee.objects.all() if queryset is None else queryset
-    inside = Exists(_visits_of_row().filter(checked_out_at__isnull=True))
-    has_left = Exists(_visits_of_row().filter(checked_out_at__isnull=False))
-    return queryset.annotate(
-        is_checked_in=inside,
-        is_checked_out=ExpressionWrapper(has_left & ~inside, output_field=BooleanField()),
+    is_checked_in, is_checked_out = _state(
+        Exists(_visits_of_row().open()),
+        Exists(_visits_of_row()),
+        and_not=lambda some, inside: ExpressionWrapper(some & ~inside, output_field=BooleanField()),
     )
+    return queryset.annotate(is_checked_in=is_checked_in, is_checked_out=is_checked_out)
 
 
 def attendees_with_times(queryset: QuerySet[Attendee] | None = None) -> QuerySet[Attendee]:
@@ -63,13 +68,16 @@ def attendees_with_times(queryset: QuerySet[Attendee] | None = None) -> QuerySet
 
 def attendee_with_times(attendee: Attendee) -> Attendee:
     """`attendee` with its stays fetched afresh (one query) and its state derived from
-    those same stays, as `attendees_with_state` derives it in SQL: what a check-in or
-    check-out answers with."""
+    those same stays by `_state`, as `attendees_with_state` derives it in SQL: what a
+    check-in or check-out answers with."""
     attendee._prefetched_objects_cache = {}
     prefetch_related_objects([attendee], visits_prefetch())
     in_event = _stays_in_event(attendee)
-    attendee.is_checked_in = any(visit.checked_out_at is None for visit in in_event)
-    attendee.is_checked_out = bool(in_event) and not attendee.is_checked_in
+    attendee.is_checked_in, attendee.is_checked_out = _state(
+        any(visit.checked_out_at is None for visit in in_event),
+        bool(in_event),
+        and_not=lambda some, inside: some and not inside,
+    )
     return attendee
 
 
@@ -104,7 +112,7 @@ def attendees_for_changelist(queryset: QuerySet[Attendee]) -> QuerySet[Attendee]
         .select_related("event")
         .annotate(
             last_checked_in_at=Subquery(latest.values("checked_in_at")[:1]),
-            last_checked_out_at=Subquery(latest.filter(checked_out_at__isnull=False).values("checked_out_at")[:1]),
+            last_checked_out_at=Subquery(latest.closed().values("checked_out_at")[:1]),
         )
     )
 
@@ -114,13 +122,6 @@ def with_current_area(queryset: QuerySet[Attendee]) -> QuerySet[Attendee]:
     when in none. A subquery in the same query, whatever the number of rows."""
     in_area = Visit.objects.filter(attendee=OuterRef("pk")).standing().open().in_areas()
     return queryset.annotate(current_area_name=Subquery(in_area.values("area__name")[:1]))
-
-
-def events_with_registered(queryset: QuerySet[Event]) -> QuerySet[Event]:
-    """Annotate `registered`: how many attendees each event has. A subquery in the same
-    query, whatever the number of rows."""
-    counts = Attendee.objects.filter(event=OuterRef("pk")).order_by().values("event").annotate(n=Count("pk"))
-    return queryset.annotate(registered=Coalesce(Subquery(counts.values("n")), 0))
 
 
 def with_time_inside(queryset: QuerySet[Attendee], now: datetime.datetime | None = None) -> QuerySet[Attendee]:
@@ -139,24 +140,17 @@ def history(attendee: Attendee) -> QuerySet[Record]:
     return attendee.records.select_related("recorded_by", "voided_by").order_by("at", "id")
 
 
-def state_counts(attendees: QuerySet[Attendee]) -> dict[str, int]:
-    """How many of `attendees` there are, how many are inside and how many have left: one
-    query of three counts. Those who came have a standing stay in the event, those inside
-    an open one; whoever came and is not inside has left (the states of
-    `attendees_with_state`). Each count filters the attendees by a semi-join, which the
-    database answers with one pass over the stays rather than a lookup per attendee."""
-    attendees = attendees.order_by()
-    counted = [
-        attendees,
-        attendees.filter(Exists(_visits_of_row().open())),
-        attendees.filter(Exists(_visits_of_row())),
-    ]
-    parts = [queryset.values("pk").query.sql_with_params() for queryset in counted]
-    sql = ", ".join(f"(SELECT COUNT(*) FROM ({part}) counted)" for part, _ in parts)
-    with connections[attendees.db].cursor() as cursor:
-        cursor.execute(f"SELECT {sql}", [param for _, params in parts for param in params])
-        registered, inside, came = cursor.fetchone()
-    return {"registered": registered, "inside": inside, "left": came - inside}
+def event_counts(event: Event) -> dict[str, int]:
+    """How many attendees `event` has, and how many of them are inside, have left and
+    never arrived, from the live counts of its row as read (see `Event`): by `_state`,
+    whoever arrived (has a standing stay) and is not inside has left. Constant time
+    whatever the size."""
+    return {
+        "registered": event.registered,
+        "inside": event.inside,
+        "left": event.arrived - event.inside,
+        "never_arrived": event.registered - event.arrived,
+    }
 
 
 def attendance_figures(event: Event, now: datetime.datetime | None = None) -> dict:
@@ -166,7 +160,8 @@ def attendance_figures(event: Event, now: datetime.datetime | None = None) -> di
     times inside, which the database sorts and picks."""
     now = now or timezone.now()
     attendees = Attendee.objects.filter(event=event)
-    states = state_counts(attendees)
+    # The live counts as they are now, whatever the copy of the event in hand holds.
+    states = event_counts(Event.objects.only("registered", "inside", "arrived").get(pk=event.pk))
     visits = (
         Visit.objects.filter(attendee__event=event)
         .standing()
@@ -198,7 +193,7 @@ def attendance_figures(event: Event, now: datetime.datetime | None = None) -> di
         "registered": states["registered"],
         "inside": states["inside"],
         "left": states["left"],
-        "never_arrived": states["registered"] - came,
+        "never_arrived": states["never_arrived"],
         "check_ins": visits["check_ins"],
         "check_outs": visits["check_outs"],
         "median_seconds_inside": median,

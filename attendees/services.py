@@ -26,7 +26,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Count, Exists, F, Model, OuterRef, ProtectedError, Q, QuerySet, Subquery, Value
+from django.db.models import Case, Count, Exists, F, Model, OuterRef, ProtectedError, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.dispatch import Signal
 from django.utils import dateformat, timezone
@@ -111,7 +111,7 @@ def check_in(
         )
     refusal = None
     with transaction.atomic(savepoint=False):
-        admitted = _admit(Event, attendee.event_id, override=override_capacity)
+        admitted = _admit(Event, attendee.event_id, override=override_capacity, attendee=attendee)
         # The clock is read once the event's row is ours: a request that waited for it
         # stamps its record after those of the requests it waited for.
         stamps = _stamps(at)
@@ -163,7 +163,7 @@ def _check_in_to_area(
         if admitted is None:
             raise _full_or_inside(attendee, area)
         if not in_event:
-            admitted_to_event = _admit(Event, attendee.event_id, override=override_capacity)
+            admitted_to_event = _admit(Event, attendee.event_id, override=override_capacity, attendee=attendee)
             if admitted_to_event is None:
                 raise _full_or_inside(attendee, Event(pk=attendee.event_id))
             opened, _ = _open_visits(
@@ -279,15 +279,23 @@ def bulk_check_in(
     return BulkResult(done=done, skipped=selected - done)
 
 
-def recount_inside(*, events: QuerySet[Event] | None = None) -> None:
-    """Set the numbers inside of `events` (all by default) and their areas from their open
-    stays: for stays written around the services, e.g. loaded from elsewhere."""
+def recount(*, events: QuerySet[Event] | None = None) -> None:
+    """Set the counts of `events` (all by default) from what they hold: the numbers inside
+    of the events and their areas from their open stays, the events' attendees
+    (`registered`) and those with a standing stay (`arrived`). For attendees and stays
+    written around the services, e.g. bulk-loaded from elsewhere."""
     events = Event.objects.all() if events is None else events
     open_stays = Visit.objects.standing().open().order_by()
     in_event = open_stays.in_event().filter(attendee__event=OuterRef("pk")).values("attendee__event")
     in_area = open_stays.filter(area=OuterRef("pk")).values("area")
+    theirs = Attendee.objects.filter(event=OuterRef("pk")).order_by().values("event")
+    came = theirs.filter(Exists(Visit.objects.filter(attendee=OuterRef("pk")).standing().in_event()))
     with transaction.atomic():
-        events.update(inside=Coalesce(Subquery(in_event.annotate(n=Count("pk")).values("n")), 0))
+        events.update(
+            inside=Coalesce(Subquery(in_event.annotate(n=Count("pk")).values("n")), 0),
+            registered=Coalesce(Subquery(theirs.annotate(n=Count("pk")).values("n")), 0),
+            arrived=Coalesce(Subquery(came.annotate(n=Count("pk")).values("n")), 0),
+        )
         Area.objects.filter(event__in=events.values("pk")).update(
             inside=Coalesce(Subquery(in_area.annotate(n=Count("pk")).values("n")), 0)
         )
@@ -317,14 +325,19 @@ ADMITTED = "admitted"
 OVERRIDDEN = "overridden"
 
 
-def _admit(place: type[Event] | type[Area], pk: int, *, override: bool) -> str | None:
+def _admit(place: type[Event] | type[Area], pk: int, *, override: bool, attendee: Attendee | None = None) -> str | None:
     """Take one place inside the event or area `pk`: one conditional UPDATE, so of
     concurrent check-ins exactly as many as there is room for get one. None when full
-    (and not `override`n)."""
+    (and not `override`n). Entering the event, `attendee` also counts as arrived, in the
+    same UPDATE, unless a standing stay of theirs counts them already."""
     places = place.objects.filter(pk=pk)
-    if places.filter(Q(capacity__isnull=True) | Q(inside__lt=F("capacity"))).update(inside=F("inside") + 1):
+    counts = {"inside": F("inside") + 1}
+    if attendee is not None:
+        came_before = Exists(Visit.objects.filter(attendee=attendee).standing().in_event())
+        counts["arrived"] = F("arrived") + Case(When(came_before, then=0), default=1)
+    if places.filter(Q(capacity__isnull=True) | Q(inside__lt=F("capacity"))).update(**counts):
         return ADMITTED
-    if override and places.update(inside=F("inside") + 1):
+    if override and places.update(**counts):
         return OVERRIDDEN
     return None
 
@@ -349,8 +362,9 @@ def _full_or_inside(attendee: Attendee, place: Event | Area) -> AttendanceError:
 
 def _enter(written: list[Written]) -> None:
     """Count the check-ins of `written` (of stays in events, from bulk check-ins) into
-    their events, each as one conditional UPDATE; refused with `CapacityReached` when
-    an event would go over its capacity (the caller's transaction then undoes it all)."""
+    their events (inside, and arrived for a first stay), each as one conditional UPDATE;
+    refused with `CapacityReached` when an event would go over its capacity (the
+    caller's transaction then undoes it all)."""
     if not written:
         return
     records = Record.objects.filter(pk__in=[record.id for record in written], area__isnull=True)
@@ -361,10 +375,23 @@ def _enter(written: list[Written]) -> None:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    # Those whose first standing stay this is arrive for the first time.
+    other_stays = (
+        Visit.objects.filter(attendee=OuterRef("attendee")).standing().in_event().exclude(pk=OuterRef("visit"))
+    )
+    first_time = Subquery(
+        records.filter(attendee__event=OuterRef("pk"))
+        .exclude(Exists(other_stays))
+        .order_by()
+        .values("attendee__event")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     events = Event.objects.filter(pk__in=records.values("attendee__event"))
     expected = events.count()
     room = Q(capacity__isnull=True) | Q(capacity__gte=F("inside") + arriving)
-    if events.filter(room).update(inside=F("inside") + arriving) != expected:
+    counts = {"inside": F("inside") + arriving, "arrived": F("arrived") + Coalesce(first_time, 0)}
+    if events.filter(room).update(**counts) != expected:
         raise CapacityReached(
             gettext("Checking them all in would take the event over its capacity; nobody was checked in.")
         )
@@ -663,7 +690,7 @@ def void_record(*, record: Record, by: User | None, reason: str) -> Record:
     """
     now = timezone.now()
     with transaction.atomic():
-        _lock_events(Attendee.objects.filter(pk=record.attendee_id).values("event_id"))
+        (event_id,) = _lock_events(Attendee.objects.filter(pk=record.attendee_id).values("event_id"))
         visit = Visit.objects.select_for_update().get(pk=record.visit_id)
         record = Record.objects.select_for_update().get(pk=record.pk)
         if record.voided_at is not None:
@@ -683,11 +710,17 @@ def void_record(*, record: Record, by: User | None, reason: str) -> Record:
             )
             Visit.objects.filter(pk__in=stays.values("pk")).update(voided_at=now)
             Record.objects.filter(pk__in=voided_ids).update(**voided)
-            for event_id, area_id in still_open:
+            for _, area_id in still_open:
                 if area_id is None:
                     _release(Event, event_id)
                 else:
                     _release(Area, area_id)
+            if visit.area_id is None:
+                # No standing stay left: they never arrived after all.
+                came_still = Exists(theirs.in_event())
+                Event.objects.filter(pk=event_id).update(
+                    arrived=F("arrived") - Case(When(came_still, then=0), default=1)
+                )
         else:
             if visit.area_id is None:
                 # Later in the stays' own order (`Meta.ordering`): two stays may start at the same instant.
@@ -979,9 +1012,9 @@ def _claim_nonce(by: User, nonce: str) -> bool:
     CONFLICT DO NOTHING`, which waits for a concurrent transaction writing the same row
     and then skips it. True when this call wrote it."""
     # INSERT ... SELECT of constants, from the user's own row.
+    users = OfflineScan._meta.get_field("user").related_model
     row = (
-        type(by)
-        .objects.filter(pk=by.pk)
+        users.objects.filter(pk=by.pk)
         .annotate(scan_nonce=Value(nonce), no_result=Value("{}"), now=Value(timezone.now()))
         .values_list("pk", "scan_nonce", "no_result", "now")
     )
@@ -1116,6 +1149,8 @@ def save_attendee(
     "check_out", record that too: all or nothing, so a refused check-in or check-out
     leaves the attendee as it was (and a new one unsaved).
     """
+    if "event" in changes:
+        check_move(attendee=attendee, event=changes["event"])
     with transaction.atomic():
         for name, value in changes.items():
             setattr(attendee, name, value)
@@ -1128,6 +1163,37 @@ def save_attendee(
         elif record == "check_out":
             check_out(attendee=attendee, by=by, station=station)
     return attendee
+
+
+def check_move(*, attendee: Attendee, event: Event) -> None:
+    """An attendee with attendance history stays in their event, whose counts and areas
+    their stays belong to: moving them to another is refused with `HasHistory`."""
+    stored = getattr(attendee, "stored_event_id", None)
+    if attendee.pk is None or stored is None or stored == event.pk:
+        return
+    if Record.objects.filter(attendee=attendee).exists():
+        raise HasHistory(gettext("Cannot move to another event: the attendance history stays with its event."))
+
+
+def count_registered(sender, instance: Attendee, created: bool, raw: bool = False, **kwargs) -> None:
+    """Count a new attendee into their event's `registered`, and a moved one out of the
+    old event and into the new (connected to `post_save` of `Attendee`, so every way of
+    saving one counts, the admin's, an import's and a project's own included)."""
+    stored = getattr(instance, "stored_event_id", None)
+    instance.stored_event_id = instance.event_id
+    if raw or (not created and stored in (None, instance.event_id)):
+        return
+    if not created:
+        Event.objects.filter(pk=stored).update(registered=F("registered") - 1)
+    Event.objects.filter(pk=instance.event_id).update(registered=F("registered") + 1)
+
+
+def uncount_registered(sender, instance: Attendee, origin=None, **kwargs) -> None:
+    """Count a deleted attendee out of their event's `registered` (connected to
+    `post_delete` of `Attendee`); not when their event is being deleted with them."""
+    if isinstance(origin, Event) or (isinstance(origin, QuerySet) and origin.model is Event):
+        return
+    Event.objects.filter(pk=instance.event_id).update(registered=F("registered") - 1)
 
 
 class UnreachableState(Exception):

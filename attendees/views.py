@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 
 from . import selectors
 from .conf import app_settings
-from .models import Area, Attendee, Event
+from .models import Area, Event
 
 # Finding attendees needs `view_attendee` (the API's rule for every attendee endpoint);
 # checking them in and out needs `record_attendance`.
@@ -108,8 +108,8 @@ def door(request: HttpRequest) -> HttpResponse:
 @require_GET
 @door_staff_only
 def door_counts(request: HttpRequest) -> JsonResponse:
-    """How many attendees of `?event=ID` are inside, have left and have not arrived (one
-    aggregate query), the event's capacity, and under `place` how many are inside the
+    """How many attendees of `?event=ID` are inside, have left and have not arrived (the
+    event's live counts, one row whatever its size), the event's capacity, and under `place` how many are inside the
     chosen place (the event, or `&area=ID`) and its capacity, read from its live counter."""
     event_id = request.GET.get("event", "")
     if not event_id.isdigit():
@@ -119,8 +119,7 @@ def door_counts(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"detail": "Send &area=ID, or no area.", "code": "area_invalid"}, status=400)
     event = get_object_or_404(Event, pk=int(event_id))
     place = get_object_or_404(Area, pk=int(area_id), event=event) if area_id else event
-    counts = selectors.state_counts(Attendee.objects.filter(event=event))
-    counts["not_arrived"] = counts["registered"] - counts["inside"] - counts["left"]
+    counts = selectors.event_counts(event)
     return JsonResponse(
         {
             "event": event.pk,

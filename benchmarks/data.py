@@ -57,7 +57,7 @@ def add_visits(ids: list[int], *, closed: bool, at: datetime | None = None, by=N
 def count_inside(event: Event) -> None:
     """Set the event's live number inside from its open visits, which `add_visits` wrote
     around the services."""
-    services.recount_inside(events=Event.objects.filter(pk=event.pk))
+    services.recount(events=Event.objects.filter(pk=event.pk))
 
 
 def add_history(attendee: Attendee, visits: int) -> None:

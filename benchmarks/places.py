@@ -55,7 +55,7 @@ def make_event_with_history(size: int, *, now: datetime.datetime) -> Event:
             batch = []
     Visit.objects.bulk_create(batch)
     _add_records(event)
-    services.recount_inside(events=Event.objects.filter(pk=event.pk))
+    services.recount(events=Event.objects.filter(pk=event.pk))
     return Event.objects.get(pk=event.pk)
 
 
@@ -156,30 +156,42 @@ def _seconds_between(later: str, earlier: str) -> str:
 
 
 def floor_counts(event_id: int) -> bytes:
-    """The door counts: the event's row with its live number inside, the attendees, and
-    those who came (a standing stay in the event)."""
+    """The door counts: the event's row with its live counts."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name, capacity, inside FROM attendees_event WHERE id = %s", [event_id])
-        name, capacity, inside = cursor.fetchone()
-        cursor.execute("SELECT COUNT(*) FROM attendees_attendee WHERE event_id = %s", [event_id])
-        (registered,) = cursor.fetchone()
         cursor.execute(
-            "SELECT COUNT(DISTINCT visit.attendee_id) FROM attendees_visit visit "
-            "JOIN attendees_attendee attendee ON attendee.id = visit.attendee_id "
-            "WHERE attendee.event_id = %s AND visit.voided_at IS NULL AND visit.area_id IS NULL",
-            [event_id],
+            "SELECT name, capacity, inside, registered, arrived FROM attendees_event WHERE id = %s", [event_id]
         )
-        (came,) = cursor.fetchone()
+        name, capacity, inside, registered, arrived = cursor.fetchone()
     body = {
         "event": event_id,
         "registered": registered,
         "inside": inside,
-        "left": came - inside,
-        "not_arrived": registered - came,
+        "left": arrived - inside,
+        "never_arrived": registered - arrived,
         "capacity": capacity,
         "place": {"area": None, "name": name, "inside": inside, "capacity": capacity},
     }
     return json.dumps(body).encode()
+
+
+def counts_from_history(event_id: int) -> tuple[int, int, int]:
+    """(registered, inside, left) counted from the attendees and their stays, to check
+    the live counts against."""
+    of_event = "visit.attendee_id IN (SELECT id FROM attendees_attendee WHERE event_id = %s)"
+    standing = "visit.voided_at IS NULL AND visit.area_id IS NULL"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM attendees_attendee WHERE event_id = %s", [event_id])
+        (registered,) = cursor.fetchone()
+        cursor.execute(
+            f"SELECT COUNT(DISTINCT attendee_id) FROM attendees_visit visit WHERE {of_event} AND {standing}", [event_id]
+        )
+        (came,) = cursor.fetchone()
+        cursor.execute(
+            f"SELECT COUNT(*) FROM attendees_visit visit WHERE {of_event} AND {standing} AND checked_out_at IS NULL",
+            [event_id],
+        )
+        (inside,) = cursor.fetchone()
+    return registered, inside, came - inside
 
 
 def floor_area(area_id: int) -> bytes:
@@ -431,13 +443,15 @@ def _measure(*, sizes: list[int], repeat: int, scans: int, door_staff, superuser
 def _check_floors(event: Event, area: Area, reader) -> None:
     """The floors give the same answers as the app: otherwise they measure something else."""
     counts = json.loads(floor_counts(event.pk))
-    served = selectors.state_counts(Attendee.objects.filter(event=event))
-    if (counts["registered"], counts["inside"], counts["left"]) != (
+    event.refresh_from_db()
+    served = selectors.event_counts(event)
+    history = counts_from_history(event.pk)
+    if (counts["registered"], counts["inside"], counts["left"]) != history or (
         served["registered"],
         served["inside"],
         served["left"],
-    ):
-        raise RuntimeError(f"the floor's counts {counts} differ from the app's {served}")
+    ) != history:
+        raise RuntimeError(f"the floor's counts {counts} and the app's {served} differ from the history's {history}")
     now = timezone.now()
     floor = floor_figures(event.pk, now)
     app = selectors.attendance_figures(event, now)

@@ -523,12 +523,18 @@ def place_checks(site: Site, places: Places, histories: dict[int, History]) -> l
         live, stays = database.live.get(area), database.open_stays.get(area, 0)
         if live != stays or read[area] != stays:
             counts.problem(f"{places.name(area)}: {live} inside ({read[area]} shown), {stays} open stays")
+    people = Row(
+        "registered and arrived equal attendees and stays",
+        figure="live {}/{}, from the stays {}/{}".format(*database.live_people, *database.people),
+    )
+    if database.live_people != database.people:
+        people.problem(f"live registered and arrived {database.live_people}, attendees and stays {database.people}")
     full = Row("no place above capacity at the end", figure=places.figure(database.open_stays))
     for area in [None, *places.areas]:
         stays, capacity = database.open_stays.get(area, 0), places.capacity(area)
         if capacity is not None and stays > capacity:
             full.problem(f"{places.name(area)}: {stays} open stays, capacity {capacity}")
-    return [seen, peak, full, counts, two, out]
+    return [seen, peak, full, counts, people, two, out]
 
 
 def over_capacity_in_the_records(histories: dict[int, History], area: int, capacity: int) -> str:
@@ -566,6 +572,9 @@ class Stays:
     open_stays: dict[int | None, int]
     in_two_areas: int
     outside: int
+    # The event's live (registered, arrived), and its attendees and those with a standing stay.
+    live_people: tuple[int, int]
+    people: tuple[int, int]
 
 
 def stays_in_database(event_id: int) -> Stays:
@@ -574,13 +583,17 @@ def stays_in_database(event_id: int) -> Stays:
     from django.db import connections
     from django.db.models import Count
 
-    from attendees.models import Area, Event, Visit
+    from attendees.models import Area, Attendee, Event, Visit
 
     try:
         open_stays = Visit.objects.filter(attendee__event=event_id).standing().open().order_by()
         in_areas = open_stays.in_areas()
         in_event = open_stays.in_event()
+        event = Event.objects.get(pk=event_id)
+        stayed = Visit.objects.filter(attendee__event=event_id).standing().in_event().order_by()
         return Stays(
+            live_people=(event.registered, event.arrived),
+            people=(Attendee.objects.filter(event=event_id).count(), stayed.values("attendee").distinct().count()),
             live={
                 None: Event.objects.get(pk=event_id).inside,
                 **dict(Area.objects.filter(event=event_id).values_list("pk", "inside")),

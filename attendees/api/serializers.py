@@ -123,8 +123,8 @@ class EventSerializer(StrictModelSerializer):
     auto_checkout_at = UTCDateTimeField(
         required=False,
         allow_null=True,
-        help_text="When `checkout_all --due` checks out everyone inside; it then moves on by a day while the event "
-        "lasts.",
+        help_text="When everyone still inside is checked out automatically; the time then moves on by a day while "
+        "the event lasts.",
     )
 
     capacity = CapacityField(help_text="How many people may be inside at once; null for no limit.")

@@ -136,6 +136,18 @@ def test_page_shows_every_record_with_when_where_who_and_how_in_the_events_local
     assert "Europe/Berlin" in html
 
 
+def test_page_shows_times_only_in_the_events_zone_never_as_utc_timestamps(corrector_client, ada_returned):
+    html = corrector_client.get(page_of(ada_returned)).content.decode()
+
+    # The check-in and check-out times beside the state, to the second and named as in the history.
+    assert "<div>2026-11-20 09:00:05 CET</div><div>2026-11-20 12:00:05 CET</div>" in html
+    assert "<div>2026-11-20 10:00:05 CET</div>" in html
+    assert "times (UTC)" not in html
+    # The history's <time datetime="..."> attributes are the only ISO times: none is shown as text.
+    shown = re.sub(r"<[^>]+>", " ", html)
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", shown)
+
+
 def test_page_shows_a_voided_record_with_who_voided_it_when_and_why(corrector_client, ada_returned, corrector):
     second_in = records_of(ada_returned)[-1]
     with clock_at(ONE_PM_CET):
@@ -476,6 +488,18 @@ def test_users_with_correct_attendance_see_both_forms(corrector_client, ada_retu
     assert f'action="{check_out_url(ada_returned)}"' in html
     assert 'type="datetime-local"' in html
     assert html.count('name="csrfmiddlewaretoken"') >= 3
+
+
+def test_missed_check_out_form_is_shown_only_for_an_attendee_inside(corrector_client, make_attendee, berlin):
+    never = make_attendee("never", event=berlin)
+    left = make_attendee("inside", event=berlin)
+    services.check_out(attendee=left, by=None)
+
+    for attendee in (never, left):
+        html = corrector_client.get(page_of(attendee)).content.decode()
+        assert 'id="void-record-form"' in html
+        assert 'id="missed-check-out-form"' not in html
+        assert check_out_url(attendee) not in html
 
 
 def test_correction_urls_answer_only_post(corrector_client, ada_returned):

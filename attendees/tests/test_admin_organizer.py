@@ -459,7 +459,7 @@ def create_stays(event: Event, count: int) -> None:
         )
         for n, attendee in enumerate(attendees)
     )
-    services.recount_inside()
+    services.recount()
 
 
 @pytest.mark.parametrize("order", ["", "time_inside"])

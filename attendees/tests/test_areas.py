@@ -18,11 +18,15 @@ AREAS = "/api/areas/"
 
 
 def assert_counts_match_open_stays() -> None:
-    """The live counts of every event and area equal their open standing stays, and
-    nobody is in two areas or in an area while outside the event."""
+    """The live counts of every event and area equal their open standing stays (and an
+    event's attendees, and those of them with a standing stay), and nobody is in two
+    areas or in an area while outside the event."""
     for event in Event.objects.all():
         open_in_event = Visit.objects.filter(attendee__event=event).standing().open().in_event().count()
         assert event.inside == open_in_event, (event, event.inside, open_in_event)
+        stayed = Visit.objects.filter(attendee__event=event).standing().in_event()
+        counts = (event.registered, event.arrived)
+        assert counts == (event.attendees.count(), stayed.values("attendee").distinct().count()), (event, counts)
     for area in Area.objects.all():
         assert area.inside == Visit.objects.filter(area=area).standing().open().count(), area
     open_areas = Visit.objects.standing().open().in_areas().values("attendee").annotate(n=Count("pk"))

@@ -19,9 +19,12 @@ CROWD = 90
 
 
 def people(event: Event, count: int) -> list[Attendee]:
-    return Attendee.objects.bulk_create(
+    crowd = Attendee.objects.bulk_create(
         Attendee(event=event, first_name=f"P{n}", last_name="Crowd", email=f"p{n}@example.org") for n in range(count)
     )
+    # Created in bulk, around the counting of each save.
+    services.recount(events=Event.objects.filter(pk=event.pk))
+    return crowd
 
 
 def outcome_kinds(outcomes) -> Counter:

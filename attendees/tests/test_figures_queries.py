@@ -6,6 +6,7 @@ import datetime
 import pytest
 
 from attendees import selectors, services
+from attendees.exceptions import HasHistory
 from attendees.models import Area, Attendee, Record, Visit
 
 MORNING = datetime.datetime(2026, 5, 4, 9, 0, tzinfo=datetime.UTC)
@@ -36,33 +37,57 @@ def crowd(make_attendee, event, other_event, hall):
     return {"inside": [*inside, back], "left": [gone], "never": [voided, *never]}
 
 
-def test_state_counts_of_an_event_are_read_in_one_query(event, crowd, django_assert_num_queries):
-    with django_assert_num_queries(1):
-        counts = selectors.state_counts(Attendee.objects.filter(event=event))
-
-    assert counts == {"registered": 7, "inside": 3, "left": 1}
-
-
-def test_state_counts_agree_with_the_states_of_the_attendees(event, crowd):
-    states = [(a.is_checked_in, a.is_checked_out) for a in selectors.attendees_with_state()]
-
-    counts = selectors.state_counts(Attendee.objects.all())
-
-    assert counts == {
-        "registered": len(states),
-        "inside": sum(inside for inside, _ in states),
-        "left": sum(left for _, left in states),
-    }
+def counts_from_history(event) -> dict[str, int]:
+    """The counts as the states derived from the history give them."""
+    states = [(a.is_checked_in, a.is_checked_out) for a in selectors.attendees_with_state().filter(event=event)]
+    inside, left = sum(i for i, _ in states), sum(o for _, o in states)
+    return {"registered": len(states), "inside": inside, "left": left, "never_arrived": len(states) - inside - left}
 
 
-def test_state_counts_count_only_the_attendees_selected(event, crowd):
-    selected = Attendee.objects.filter(pk__in=[crowd["inside"][0].pk, crowd["left"][0].pk, crowd["never"][0].pk])
+def test_an_events_live_counts_are_read_from_its_row_without_a_query(event, crowd, django_assert_num_queries):
+    event.refresh_from_db()
 
-    assert selectors.state_counts(selected) == {"registered": 3, "inside": 1, "left": 1}
+    with django_assert_num_queries(0):
+        counts = selectors.event_counts(event)
+
+    assert counts == {"registered": 7, "inside": 3, "left": 1, "never_arrived": 3}
 
 
-def test_state_counts_of_an_event_nobody_registered_for_are_zero(event):
-    assert selectors.state_counts(Attendee.objects.filter(event=event)) == {"registered": 0, "inside": 0, "left": 0}
+def test_the_live_counts_agree_with_the_states_derived_from_the_history(event, other_event, crowd):
+    for place in (event, other_event):
+        place.refresh_from_db()
+        assert selectors.event_counts(place) == counts_from_history(place)
+
+
+def test_the_live_counts_follow_bulk_writes_voids_reopens_deletes_and_moves(
+    event, other_event, crowd, make_attendee, door_staff
+):
+    services.bulk_check_in(attendees=Attendee.objects.filter(event=event), by=door_staff)
+    services.bulk_check_out(attendees=Attendee.objects.filter(event=event), by=door_staff)
+    last_out = Record.objects.filter(attendee=crowd["left"][0], type="check_out").standing().latest("at")
+    services.void_record(record=last_out, by=None, reason="Left by mistake")
+    services.delete_attendee(attendee=make_attendee())
+    moving = make_attendee()
+    services.save_attendee(attendee=moving, changes={"event": other_event}, by=None)
+
+    for place in (event, other_event):
+        place.refresh_from_db()
+        assert selectors.event_counts(place) == counts_from_history(place)
+
+
+def test_moving_an_attendee_with_history_to_another_event_is_refused(event, other_event, make_attendee):
+    attendee = make_attendee("left")
+
+    with pytest.raises(HasHistory):
+        services.save_attendee(attendee=attendee, changes={"event": other_event}, by=None)
+
+    attendee.refresh_from_db()
+    assert attendee.event == event
+
+
+def test_counts_of_an_event_nobody_registered_for_are_zero(event):
+    event.refresh_from_db()
+    assert selectors.event_counts(event) == {"registered": 0, "inside": 0, "left": 0, "never_arrived": 0}
 
 
 @pytest.mark.parametrize("size", [10, 200])
@@ -73,6 +98,8 @@ def test_attendance_figures_are_read_in_five_queries_whatever_the_size(
         Attendee(event=event, first_name=f"First{n}", last_name="Crowd", email=f"person{n}@example.org")
         for n in range(size)
     )
+    # Created in bulk, around the counting of each save.
+    services.recount()
     services.bulk_check_in(attendees=Attendee.objects.filter(pk__in=[p.pk for p in people[: size // 2]]), by=None)
     for person in people[: size // 5]:
         services.check_in(attendee=person, by=None, area=hall)
@@ -109,6 +136,8 @@ def test_median_time_inside_sums_each_attendees_standing_stays_in_the_event_only
     _stay(twice, 1)
     _stay(twice, 1.5)
     make_attendee()
+    # Stays written around the services.
+    services.recount()
 
     figures = selectors.attendance_figures(event, now=MORNING + 8 * HOUR)
 
@@ -120,6 +149,7 @@ def test_median_time_inside_of_an_even_number_counts_an_open_stay_until_now(make
     done, still_inside = make_attendee(), make_attendee()
     _stay(done, 1)
     Visit.objects.create(attendee=still_inside, checked_in_at=MORNING)
+    services.recount()
 
     figures = selectors.attendance_figures(event, now=MORNING + 2 * HOUR)
 

@@ -312,3 +312,15 @@ def test_a_batch_costs_a_fixed_number_of_queries_per_scan_and_looks_each_event_u
     # nonce's row claimed, the attendee with its latest stay and record, the place taken
     # inside the event, the stay's INSERT, the record's INSERT, the answer kept, RELEASE.
     assert (counts[2], counts[6]) == (5 + 2 * 8, 5 + 6 * 8)
+
+
+def test_a_batch_from_the_door_page_signed_in_with_a_session_is_recorded(client, door_staff, make_attendee):
+    # The door page sends its batches with the session's user, which Django hands over lazily.
+    attendee = make_attendee()
+    client.force_login(door_staff)
+    scan = {"nonce": "session-1", "ticket_code": attendee.ticket_code, "at": iso(ago(minutes=1))}
+
+    response = client.post(BATCH, {"scans": [scan]}, content_type="application/json")
+
+    assert response.status_code == 200
+    assert response.json()["results"][0]["status"] == "recorded"

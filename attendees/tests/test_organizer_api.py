@@ -139,6 +139,8 @@ def make_crowd(event: Event, size: int) -> None:
         for group, count in groups.items()
         for n in range(count)
     )
+    # Created in bulk, around the counting of each save.
+    services.recount(events=Event.objects.filter(pk=event.pk))
     came = Attendee.objects.filter(event=event, last_name__in=["Left", "Inside"])
     services.bulk_check_in(attendees=came, by=None)
     services.bulk_check_out(attendees=Attendee.objects.filter(event=event, last_name="Left"), by=None)

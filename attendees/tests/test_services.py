@@ -62,7 +62,7 @@ def make_crowd(event: Event, *, inside: int = 0, never: int = 0, left: int = 0) 
         [Visit(attendee=attendee, checked_in_at=MORNING) for attendee in crowd["inside"]]
         + [Visit(attendee=attendee, checked_in_at=MORNING, checked_out_at=EVENING) for attendee in crowd["left"]]
     )
-    services.recount_inside()
+    services.recount()
     return crowd
 
 
@@ -301,7 +301,7 @@ def test_checkin_and_checkout_times_are_oldest_first(attendee):
     Visit.objects.create(attendee=attendee, checked_in_at=MORNING + 2 * hour, checked_out_at=MORNING + 3 * hour)
     Visit.objects.create(attendee=attendee, checked_in_at=MORNING, checked_out_at=MORNING + hour)
     Visit.objects.create(attendee=attendee, checked_in_at=MORNING + 4 * hour)
-    services.recount_inside()
+    services.recount()
 
     [loaded] = selectors.attendees_with_times(Attendee.objects.filter(pk=attendee.pk))
 
@@ -642,7 +642,7 @@ def test_database_allows_many_closed_visits_and_one_open_visit_per_attendee(atte
     Visit.objects.create(attendee=attendee, checked_in_at=MORNING + 2 * hour, checked_out_at=MORNING + 3 * hour)
     Visit.objects.create(attendee=attendee, checked_in_at=MORNING + 4 * hour)
     Visit.objects.create(attendee=other, checked_in_at=MORNING)
-    services.recount_inside()
+    services.recount()
 
     assert Visit.objects.filter(checked_out_at__isnull=True).count() == 2
     assert Visit.objects.count() == 4

@@ -270,7 +270,7 @@ def write_day(
 
     Visit.objects.bulk_create(visits)
     written = Record.objects.bulk_create(records)
-    services.recount_inside(events=Event.objects.filter(pk__in={area.event_id for area in areas.values()}))
+    services.recount(events=Event.objects.filter(pk__in={area.event_id for area in areas.values()}))
     record_ids = [record.pk for record in written]
     if record_ids and (signals.checked_in.has_listeners(Record) or signals.checked_out.has_listeners(Record)):
         transaction.on_commit(lambda: announce(record_ids))

@@ -12,7 +12,7 @@
   if (!root) {
     return;
   }
-  const { t, tn, fullName, clock, latest } = door.render;
+  const { t, tn, fullName, clock, zoneOf, latest } = door.render;
   const { Unreachable } = door.api;
 
   const eventSelect = document.getElementById("door-event");
@@ -38,7 +38,7 @@
   const countElements = {
     inside: document.getElementById("count-inside"),
     left: document.getElementById("count-left"),
-    not_arrived: document.getElementById("count-not-arrived"),
+    never_arrived: document.getElementById("count-not-arrived"),
   };
   const AREAS = JSON.parse(document.getElementById("door-areas").textContent);
 
@@ -205,11 +205,12 @@
     const checkedIn = result === "checked_in";
     const at = record ? record.at : latest(checkedIn ? attendee.checkin_times : attendee.checkout_times);
     const station = record ? record.station : stationInput.value.trim();
+    const zone = zoneOf(attendee.event === undefined ? eventSelect.value : attendee.event);
     const view = {
       kind: checkedIn ? "checked-in" : "checked-out",
       title: checkedIn ? t("Checked in") : t("Checked out"),
       name: fullName(attendee),
-      detail: station ? t("%(time)s, %(station)s", { time: clock(at), station }) : clock(at),
+      detail: station ? t("%(time)s, %(station)s", { time: clock(at, zone), station }) : clock(at, zone),
       attendeeId: attendee.id,
       recordType: checkedIn ? "check_in" : "check_out",
       record: record || null,
@@ -513,7 +514,7 @@
       return view;
     }
     const checkedIn = decision.direction === "in";
-    const time = clock(scan.at);
+    const time = clock(scan.at, zoneOf(scan.event));
     let detail;
     if (checkedIn) {
       detail = scan.station

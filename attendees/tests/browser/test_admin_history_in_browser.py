@@ -86,6 +86,9 @@ def test_organizer_adds_a_missed_check_out_is_refused_a_second_one_and_voids_the
     expect(page.locator(".field-state .readonly")).to_have_text("Inside")
     history.scroll_into_view_if_needed()
     screenshot(page, "attendee page with history and correction forms")
+    # A second organizer's page, opened while the attendee is still inside.
+    stale = page.context.new_page()
+    stale.goto(f"{CHANGELIST}{ada.pk}/change/")
 
     form = page.locator("#missed-check-out-form")
     form.get_by_label("Left at").fill("2026-11-20T17:30:05")
@@ -98,15 +101,18 @@ def test_organizer_adds_a_missed_check_out_is_refused_a_second_one_and_voids_the
     expect(correction).to_have_count(2)  # the event's check-out and the main hall's
     expect(correction.first).to_contain_text("2026-11-20 17:30:05 CET")
     expect(correction.first).to_contain_text("carla")
+    # Only an attendee inside can miss a check-out.
+    expect(form).to_have_count(0)
     screenshot(page, "missed check-out added")
 
-    form.get_by_label("Left at").fill("2026-11-20T18:00:00")
-    form.get_by_label("Reason").fill("again")
-    form.get_by_role("button", name="Add the check-out").click()
+    stale_form = stale.locator("#missed-check-out-form")
+    stale_form.get_by_label("Left at").fill("2026-11-20T18:00:00")
+    stale_form.get_by_label("Reason").fill("again")
+    stale_form.get_by_role("button", name="Add the check-out").click()
 
-    expect(message(page, "error")).to_have_text("The attendee has already checked out.")
-    expect(history_row(page, "again")).to_have_count(0)
-    screenshot(page, "second check-out refused by the rules")
+    expect(message(stale, "error")).to_have_text("The attendee has already checked out.")
+    expect(history_row(stale, "again")).to_have_count(0)
+    screenshot(stale, "second check-out refused by the rules")
 
     added = Record.objects.filter(attendee=ada, source=Record.Source.CORRECTION, area__isnull=True).get()
     void = page.locator("#void-record-form")
@@ -121,6 +127,7 @@ def test_organizer_adds_a_missed_check_out_is_refused_a_second_one_and_voids_the
     voided = page.locator(f"#record-{added.pk}")
     expect(voided).to_have_class(re.compile(r"\bvoided\b"))
     expect(voided).to_contain_text("by carla: she was still inside")
+    expect(form).to_have_count(1)
     screenshot(page, "check-out voided and kept in the history")
 
 

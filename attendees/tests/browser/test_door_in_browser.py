@@ -148,7 +148,7 @@ def test_door_staff_search_a_name_and_tap_check_in_on_a_phone_and_the_counts_fol
     button.click()
 
     expect_result(page, "checked-in", "Checked in", "Ada Lovelace")
-    expect(page.locator("#door-result .result-detail")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+    expect(page.locator("#door-result .result-detail")).to_have_text(re.compile(r"^\d\d:\d\d UTC$"))
     expect(ada.locator(".state")).to_have_text("Inside")
     expect_counts(page, inside=2, left=1, not_arrived=1)
     assert focused(page, "id") == "door-query"
@@ -212,7 +212,7 @@ def test_door_page_works_with_the_keyboard_alone(phone_page, make_user, crowd, e
     page.keyboard.press("Enter")
 
     expect_result(page, "checked-in", "Checked in", "Ada Lovelace")
-    expect(page.locator("#door-result .result-detail")).to_have_text(re.compile(r"^\d\d:\d\d, North door$"))
+    expect(page.locator("#door-result .result-detail")).to_have_text(re.compile(r"^\d\d:\d\d UTC, North door$"))
     assert focused(page, "id") == "door-query"
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
     expect_counts(page, inside=2, left=1, not_arrived=1)

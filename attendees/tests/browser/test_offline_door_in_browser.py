@@ -69,7 +69,7 @@ def door(new_page, make_user, event, people):
     page.on("pageerror", lambda error: errors.append(error))
     sign_in_at_the_door(page, make_user("door_staff", is_staff=False))
     page.wait_for_function("navigator.serviceWorker.controller !== null")
-    expect(page.locator("#door-roster")).to_have_text(re.compile(r"^On this device: 5 attendees, as of \d\d:\d\d$"))
+    expect(page.locator("#door-roster")).to_have_text(re.compile(r"^On this device: 5 attendees, as of \d\d:\d\d UTC$"))
     yield page
     assert errors == []
 
@@ -130,7 +130,9 @@ def test_scans_made_offline_are_shown_by_name_kept_through_a_reload_and_recorded
 
     scan(door, people["ada"].ticket_code)
     expect_result(door, "checked-in", "Saved offline", "Ada Lovelace")
-    expect(result(door).locator(".result-detail")).to_have_text(re.compile(r"^Checked in at \d\d:\d\d, North door$"))
+    expect(result(door).locator(".result-detail")).to_have_text(
+        re.compile(r"^Checked in at \d\d:\d\d UTC, North door$")
+    )
     expect(result(door)).to_have_class(re.compile(r"\bresult-offline\b"))
     expect(banner(door)).to_have_text("Offline: 1 scan waiting")
     scan(door, people["grace"].ticket_code)
@@ -177,8 +179,8 @@ def test_scans_made_offline_are_shown_by_name_kept_through_a_reload_and_recorded
     refused = door.get_by_role("region", name="Refused while offline")
     expect(refused.locator("li")).to_have_text(
         [
-            re.compile(r"^Unknown ticketEntrance scan at \d\d:\d\d$"),
-            re.compile(r"^Alan TuringAlready inside: entrance scan at \d\d:\d\d$"),
+            re.compile(r"^Unknown ticketEntrance scan at \d\d:\d\d UTC$"),
+            re.compile(r"^Alan TuringAlready inside: entrance scan at \d\d:\d\d UTC$"),
         ]
     )
     expect_counts(door, inside=4, left=0, not_arrived=1)

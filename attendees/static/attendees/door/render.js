@@ -38,11 +38,26 @@
     return `${attendee.first_name} ${attendee.last_name}`;
   }
 
-  function clock(iso) {
+  // The time zone of an event, as the door page's list of events gives it (an IANA name).
+  function zoneOf(eventId) {
+    const option = document.querySelector(`#door-event option[value="${CSS.escape(String(eventId))}"]`);
+    return (option && option.dataset.timezone) || undefined;
+  }
+
+  // A time of day as the event's clocks show it, with the zone's name in the page's
+  // language ("14:05 CET", "14:05 MEZ"), wherever the device running the page is.
+  function clock(iso, timeZone) {
     if (!iso) {
       return "";
     }
-    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    const language = document.documentElement.lang || undefined;
+    const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" };
+    try {
+      return new Date(iso).toLocaleTimeString(language, { ...options, timeZone });
+    } catch (error) {
+      // A zone this browser does not know: the device's own, still named.
+      return new Date(iso).toLocaleTimeString(language, options);
+    }
   }
 
   function latest(times) {
@@ -357,7 +372,7 @@
         who.textContent = refusal.name || reason(refusal.code);
         const what = document.createElement("span");
         what.className = "refused-what";
-        const time = clock(refusal.at);
+        const time = clock(refusal.at, zoneOf(refusal.event));
         if (!refusal.name) {
           what.textContent =
             {
@@ -386,6 +401,7 @@
     renderRefused,
     fullName,
     clock,
+    zoneOf,
     latest,
     stateOf,
     createFeedback,

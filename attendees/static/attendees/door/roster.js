@@ -210,9 +210,9 @@
       if (!current) {
         return null;
       }
-      const totals = { registered: current.attendees.length, inside: 0, left: 0, not_arrived: 0 };
+      const totals = { registered: current.attendees.length, inside: 0, left: 0, never_arrived: 0 };
       for (const person of current.attendees) {
-        totals[person.state === "inside" ? "inside" : person.state === "left" ? "left" : "not_arrived"] += 1;
+        totals[person.state === "inside" ? "inside" : person.state === "left" ? "left" : "never_arrived"] += 1;
       }
       return totals;
     }
@@ -221,10 +221,12 @@
       if (!current) {
         return "";
       }
-      return t("On this device: %(count)s attendees, as of %(time)s", {
-        count: current.attendees.length,
-        time: door.render.clock(current.at),
-      });
+      return door.render.tn(
+        "On this device: %(count)s attendee, as of %(time)s",
+        "On this device: %(count)s attendees, as of %(time)s",
+        current.attendees.length,
+        { time: door.render.clock(current.at, door.render.zoneOf(current.event)) },
+      );
     }
 
     return {
