@@ -424,19 +424,28 @@ class RefusedScan(models.Model):
         return f"{self.reason} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
-class IdempotentRequest(models.Model):
-    """The first response to a request sent with an `Idempotency-Key`, replayed on retries."""
+class FirstAnswer(models.Model):
+    """The first answer to something a user sent, kept so that sending it again replays
+    it rather than acting twice: one per user and key (each model names its key)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
     )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class IdempotentRequest(FirstAnswer):
+    """The first response to a request sent with an `Idempotency-Key`, replayed on retries."""
+
     key = models.CharField(_("key"), max_length=255)
     fingerprint = models.CharField(_("fingerprint"), max_length=64)
     status_code = models.PositiveSmallIntegerField(_("status code"), null=True)
     # JSON text rather than a JSONField: PostgreSQL's jsonb would reorder the keys, and a
     # replay must be the same body as the first response.
     body = models.TextField(_("body"), blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("idempotent request")
@@ -449,17 +458,13 @@ class IdempotentRequest(models.Model):
         return self.key
 
 
-class OfflineScan(models.Model):
+class OfflineScan(FirstAnswer):
     """The answer the server gave to a scan a door device made offline, by the device's
     `nonce` for it: a batch sent again gets the same answers and records nothing new."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
-    )
     nonce = models.CharField(_("nonce"), max_length=64)
     # JSON text of the first answer, as given.
     result = models.TextField(_("result"))
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("offline scan")

@@ -329,6 +329,46 @@
     return isOffline() || queue.size() > 0;
   }
 
+  // One recording request of the door: kept on this device instead whenever the server
+  // cannot record it (offline, unreachable, or answering that it cannot record now);
+  // otherwise `show(status, body)` shows the answer, or says it was not one it knows.
+  // Whatever happens, the request's key is freed and the counts are read again.
+  async function record(keys, offlineScan, send, show) {
+    state.inFlight.add(keys[0]);
+    try {
+      if (await mustSaveOffline()) {
+        await saveOffline(offlineScan);
+        return;
+      }
+      let answer;
+      try {
+        answer = await send();
+      } catch (error) {
+        if (!(error instanceof Unreachable)) {
+          throw error;
+        }
+        setReachable(false);
+        await saveOffline(offlineScan);
+        return;
+      }
+      const { status, body } = answer;
+      if (NOT_RECORDING.has(status)) {
+        setReachable(false);
+        await saveOffline(offlineScan);
+        return;
+      }
+      setReachable(true);
+      if (!show(status, body)) {
+        panel.show(problemView(status, body));
+      }
+    } catch {
+      panel.show(notSavedView());
+    } finally {
+      state.inFlight.delete(keys[0]);
+      refreshCounts();
+    }
+  }
+
   // Scanning a ticket code (barcode scanner or camera)
 
   async function scanCode(code, { overrideCapacity = false } = {}) {
@@ -339,37 +379,16 @@
     if (!mayGo(keys)) {
       return;
     }
-    state.inFlight.add(keys[0]);
-    try {
-      if (await mustSaveOffline()) {
-        await saveOffline({ code, mode: state.mode, keys });
-        return;
-      }
-      let answer;
-      try {
-        answer = await api.scan({
-          code,
-          direction: state.mode,
-          event: eventSelect.value,
-          station: stationInput.value.trim(),
-          area: areaSelect.value,
-          overrideCapacity,
-        });
-      } catch (error) {
-        if (!(error instanceof Unreachable)) {
-          throw error;
-        }
-        setReachable(false);
-        await saveOffline({ code, mode: state.mode, keys });
-        return;
-      }
-      const { status, body } = answer;
-      if (NOT_RECORDING.has(status)) {
-        setReachable(false);
-        await saveOffline({ code, mode: state.mode, keys });
-        return;
-      }
-      setReachable(true);
+    const send = () =>
+      api.scan({
+        code,
+        direction: state.mode,
+        event: eventSelect.value,
+        station: stationInput.value.trim(),
+        area: areaSelect.value,
+        overrideCapacity,
+      });
+    await record(keys, { code, mode: state.mode, keys }, send, (status, body) => {
       if (status === 201 && body) {
         const view = successView({ ...body, keys: [...keys, `attendee:${body.attendee.id}`] });
         panel.show(view);
@@ -383,14 +402,10 @@
           learn(body.attendee);
         }
       } else {
-        panel.show(problemView(status, body));
+        return false;
       }
-    } catch {
-      panel.show(notSavedView());
-    } finally {
-      state.inFlight.delete(keys[0]);
-      refreshCounts();
-    }
+      return true;
+    });
   }
 
   // Checking in or out an attendee found by name
@@ -403,33 +418,11 @@
     if (!mayGo(keys)) {
       return;
     }
-    state.inFlight.add(keys[0]);
     const station = stationInput.value.trim();
     const mode = action === "checkout" ? "out" : "in";
-    try {
-      if (await mustSaveOffline()) {
-        await saveOffline({ attendee, mode, keys });
-        return;
-      }
-      let answer;
-      try {
-        const call = action === "checkout" ? api.checkOut : api.checkIn;
-        answer = await call(attendee.id, { station, area: areaSelect.value, overrideCapacity });
-      } catch (error) {
-        if (!(error instanceof Unreachable)) {
-          throw error;
-        }
-        setReachable(false);
-        await saveOffline({ attendee, mode, keys });
-        return;
-      }
-      const { status, body } = answer;
-      if (NOT_RECORDING.has(status)) {
-        setReachable(false);
-        await saveOffline({ attendee, mode, keys });
-        return;
-      }
-      setReachable(true);
+    const call = action === "checkout" ? api.checkOut : api.checkIn;
+    const send = () => call(attendee.id, { station, area: areaSelect.value, overrideCapacity });
+    await record(keys, { attendee, mode, keys }, send, (status, body) => {
       if (status === 201 && body) {
         const result = action === "checkout" ? "checked_out" : "checked_in";
         const view = successView({ result, attendee: body, record: null, keys });
@@ -440,14 +433,10 @@
         panel.show(conflictView(body, fullName(attendee), () => actOn(attendee, action, { overrideCapacity: true })));
         reloadRow(attendee.id);
       } else {
-        panel.show(problemView(status, body));
+        return false;
       }
-    } catch {
-      panel.show(notSavedView());
-    } finally {
-      state.inFlight.delete(keys[0]);
-      refreshCounts();
-    }
+      return true;
+    });
   }
 
   // Saving a scan or a tap offline: looked up in the roster, shown, applied to the roster
