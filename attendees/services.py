@@ -111,7 +111,7 @@ def check_in(
         )
     refusal = None
     with transaction.atomic(savepoint=False):
-        admitted = _admit(Event, attendee.event_id, override=override_capacity, attendee=attendee)
+        admitted = _admit(Event, attendee.event_id, override=override_capacity)
         # The clock is read once the event's row is ours: a request that waited for it
         # stamps its record after those of the requests it waited for.
         stamps = _stamps(at)
@@ -127,7 +127,9 @@ def check_in(
                 whole=True,
                 **stamps,
             )
-            if not opened:
+            if opened:
+                _count_arrival(attendee)
+            else:
                 # Inside already: hand the place back. Nothing else was written.
                 _release(Event, attendee.event_id)
                 refusal = AlreadyCheckedIn()
@@ -163,7 +165,7 @@ def _check_in_to_area(
         if admitted is None:
             raise _full_or_inside(attendee, area)
         if not in_event:
-            admitted_to_event = _admit(Event, attendee.event_id, override=override_capacity, attendee=attendee)
+            admitted_to_event = _admit(Event, attendee.event_id, override=override_capacity)
             if admitted_to_event is None:
                 raise _full_or_inside(attendee, Event(pk=attendee.event_id))
             opened, _ = _open_visits(
@@ -177,6 +179,7 @@ def _check_in_to_area(
             )
             if not opened:
                 raise AlreadyCheckedIn()
+            _count_arrival(attendee)
         if current_area is not None:
             theirs = Visit.objects.filter(attendee=attendee).in_areas()
             _, left = _close_visits(theirs, by=by, station=station, source=source, now=now, recorded_at=recorded_at)
@@ -325,21 +328,26 @@ ADMITTED = "admitted"
 OVERRIDDEN = "overridden"
 
 
-def _admit(place: type[Event] | type[Area], pk: int, *, override: bool, attendee: Attendee | None = None) -> str | None:
+def _admit(place: type[Event] | type[Area], pk: int, *, override: bool) -> str | None:
     """Take one place inside the event or area `pk`: one conditional UPDATE, so of
     concurrent check-ins exactly as many as there is room for get one. None when full
-    (and not `override`n). Entering the event, `attendee` also counts as arrived, in the
-    same UPDATE, unless a standing stay of theirs counts them already."""
+    (and not `override`n)."""
     places = place.objects.filter(pk=pk)
-    counts = {"inside": F("inside") + 1}
-    if attendee is not None:
-        came_before = Exists(Visit.objects.filter(attendee=attendee).standing().in_event())
-        counts["arrived"] = F("arrived") + Case(When(came_before, then=0), default=1)
-    if places.filter(Q(capacity__isnull=True) | Q(inside__lt=F("capacity"))).update(**counts):
+    if places.filter(Q(capacity__isnull=True) | Q(inside__lt=F("capacity"))).update(inside=F("inside") + 1):
         return ADMITTED
-    if override and places.update(**counts):
+    if override and places.update(inside=F("inside") + 1):
         return OVERRIDDEN
     return None
+
+
+def _count_arrival(attendee: Attendee) -> None:
+    """Count `attendee`, just checked in to the event, as arrived, unless an earlier
+    standing stay (a closed one: they are inside now) counted them already. A statement
+    of its own, run with the event's row held: it sees every stay committed before,
+    where the UPDATE that took the row, having waited for it, would still judge by what
+    it saw when it began."""
+    earlier = Visit.objects.filter(attendee=attendee).standing().in_event().closed()
+    Event.objects.filter(pk=attendee.event_id).exclude(Exists(earlier)).update(arrived=F("arrived") + 1)
 
 
 def _release(place: type[Event] | type[Area], pk: int) -> None:
@@ -375,7 +383,7 @@ def _enter(written: list[Written]) -> None:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    # Those whose first standing stay this is arrive for the first time.
+    # Attendees whose first standing stay this is have arrived for the first time.
     other_stays = (
         Visit.objects.filter(attendee=OuterRef("attendee")).standing().in_event().exclude(pk=OuterRef("visit"))
     )

@@ -1270,13 +1270,14 @@ def test_a_check_in_through_the_api_costs_a_fixed_list_of_queries(
 
     # Token and user, the user's permissions (2), the attendee; in one transaction (the
     # test's own here, so no BEGIN and COMMIT): the place taken inside the event (a
-    # conditional UPDATE), the visit's INSERT and the record's INSERT; the visits.
-    with django_assert_num_queries(8) as captured:
+    # conditional UPDATE), the visit's INSERT, the record's INSERT and the arrival counted
+    # (an UPDATE of its own, once the event's row is held); the visits.
+    with django_assert_num_queries(9) as captured:
         response = door_client.post(f"{ATTENDEES}{attendee.pk}/checkin/")
 
     assert response.status_code == 201
     statements = [query["sql"].split()[0] for query in captured.captured_queries]
-    assert statements == ["SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "INSERT", "SELECT"]
+    assert statements == ["SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "INSERT", "UPDATE", "SELECT"]
 
 
 def test_a_check_out_through_the_api_costs_a_fixed_list_of_queries(

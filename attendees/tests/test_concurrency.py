@@ -9,6 +9,7 @@ from attendees.exceptions import AlreadyCheckedIn, AlreadyCheckedOut, Attendance
 from attendees.models import Attendee, Visit
 
 from .races import run_together
+from .test_areas import assert_counts_match_open_stays
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -45,6 +46,8 @@ def test_simultaneous_check_ins_of_someone_outside_succeed_exactly_once(state, m
     [open_visit] = Visit.objects.filter(attendee=attendee, checked_out_at__isnull=True)
     assert open_visit.checked_in_by == door_staff
     assert Visit.objects.filter(attendee=attendee).count() == visits_before + 1
+    # The event's counts too: the attendee arrived once, whichever check-in won.
+    assert_counts_match_open_stays()
 
 
 def test_simultaneous_check_ins_and_check_outs_only_ever_answer_with_the_rules_and_keep_time_order(
@@ -62,6 +65,7 @@ def test_simultaneous_check_ins_and_check_outs_only_ever_answer_with_the_rules_a
         times += [visit.checked_in_at] + ([visit.checked_out_at] if visit.checked_out_at else [])
     assert times == sorted(times)
     assert Visit.objects.filter(attendee=attendee, checked_out_at__isnull=True).count() <= 1
+    assert_counts_match_open_stays()
 
 
 def test_bulk_check_out_racing_single_check_outs_closes_every_visit_exactly_once(event, make_attendee, make_user):
