@@ -421,13 +421,14 @@ def attendee_for_scan(
     offline: bool = False,
 ) -> Attendee | None:
     """The attendee holding `ticket_code` (exactly, case-sensitive), or with the id
-    `attendee_id`, with its event and only what the scan's rules need, in one query:
+    `attendee_id`, with only what the scan's rules need (its event is read only when a
+    refusal names it), in one query:
     for an `auto` scan, when the latest standing stay in the event (or in `area`) began
     and ended (`latest_stay_in`, `latest_stay_out`: stays there follow one another, so
     that stay holds the latest record there); for an `offline` scan, the time of the
     latest standing record anywhere (`last_record_at`)."""
     found = Q(ticket_code=ticket_code) if ticket_code is not None else Q(pk=attendee_id)
-    attendees = Attendee.objects.select_related("event").filter(found)
+    attendees = Attendee.objects.filter(found)
     if auto:
         latest = Visit.objects.filter(attendee=OuterRef("pk"), area=area).standing().order_by("-checked_in_at", "-id")
         attendees = attendees.annotate(

@@ -946,12 +946,11 @@ class UnknownEvent(Exception):
 
 
 def _event_scanned_for(event_id: int | None, attendee: Attendee | None) -> Event | None:
-    """The event of `event_id`: the attendee's own, read with them, when it is theirs
-    (no query on the way of a scan that goes through); else read now."""
-    if event_id is None:
+    """The event of `event_id` when it is another than the attendee's (read now;
+    `UnknownEvent` when no event has that id). None when none was sent or it is the
+    attendee's own: nothing to check, so a scan that goes through reads no event."""
+    if event_id is None or (attendee is not None and attendee.event_id == event_id):
         return None
-    if attendee is not None and attendee.event_id == event_id:
-        return attendee.event
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
         raise UnknownEvent(event_id)

@@ -443,8 +443,8 @@ def test_a_scan_costs_a_constant_number_of_queries(door_client, make_attendee):
         counts.append(len(queries))
 
     # Token, the user's and their groups' permissions, the attendee by code with its latest
-    # stay and its event (so the event sent costs nothing), the place taken inside the
-    # event, the visit INSERT, the record INSERT (returning the record), the arrival
+    # stay (the event sent is checked against its event's id, so it costs nothing), the
+    # place taken inside the event, the visit INSERT, the record INSERT (returning the record), the arrival
     # counted, the visits: as many as a check-in by id.
     assert counts == [9, 9]
 
