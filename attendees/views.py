@@ -108,9 +108,10 @@ def door(request: HttpRequest) -> HttpResponse:
 @require_GET
 @door_staff_only
 def door_counts(request: HttpRequest) -> JsonResponse:
-    """How many attendees of `?event=ID` are inside, have left and have not arrived (the
-    event's live counts, one row whatever its size), the event's capacity, and under `place` how many are inside the
-    chosen place (the event, or `&area=ID`) and its capacity, read from its live counter."""
+    """How many attendees of `?event=ID` are registered, inside, have left and never
+    arrived (the event's live counts: one row whatever its size), the event's capacity,
+    and under `place` how many are inside the chosen place (the event, or `&area=ID`) and
+    its capacity, read from its live counter."""
     event_id = request.GET.get("event", "")
     if not event_id.isdigit():
         return JsonResponse({"detail": "Send ?event=ID.", "code": "event_required"}, status=400)
