@@ -6,7 +6,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.utils import timezone
 
 from attendees import services
-from attendees.models import Attendee, Visit
+from attendees.models import Attendee, Event, Visit
 
 CHANGELIST = "/admin/attendees/attendee/"
 VISITS = "/admin/attendees/visit/"
@@ -349,6 +349,36 @@ def test_change_page_post_does_not_change_the_history(superuser_client, returnin
     returning_attendee.refresh_from_db()
     assert returning_attendee.last_name == "King"
     assert list(Visit.objects.order_by("pk").values()) == before
+
+
+def test_change_page_refuses_moving_an_attendee_with_history_to_another_event(
+    superuser_client, returning_attendee, event, other_event
+):
+    form = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org", "_save": "Save"}
+
+    response = superuser_client.post(f"{CHANGELIST}{returning_attendee.pk}/change/", {**form, "event": other_event.pk})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["event"] == [
+        "Cannot move to another event: the attendance history stays with its event."
+    ]
+    returning_attendee.refresh_from_db()
+    assert returning_attendee.event == event
+
+
+def test_change_page_moves_an_attendee_without_history_and_the_counts_follow(
+    superuser_client, make_attendee, event, other_event
+):
+    newcomer = make_attendee(email="new@example.org")
+    form = {"first_name": "New", "last_name": "Comer", "email": "new@example.org", "_save": "Save"}
+
+    response = superuser_client.post(f"{CHANGELIST}{newcomer.pk}/change/", {**form, "event": other_event.pk})
+
+    assert response.status_code == 302
+    newcomer.refresh_from_db()
+    assert newcomer.event == other_event
+    registered = dict(Event.objects.values_list("pk", "registered"))
+    assert (registered[event.pk], registered[other_event.pk]) == (0, 1)
 
 
 def test_history_admin_has_no_add_page_even_for_a_superuser(superuser_client):
