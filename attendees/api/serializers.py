@@ -421,8 +421,8 @@ class ScanSerializer(serializers.Serializer):
         default="auto",
         help_text="in, out, or auto: in unless inside, else out.",
     )
-    # An id, checked against the attendee's event (read with them), so a scan that goes
-    # through reads no event; an id no event has is a 400 all the same.
+    # An id, compared with the attendee's event id, so a scan that goes through reads no
+    # event; an id no event has is a 400 all the same.
     event = serializers.IntegerField(
         required=False,
         min_value=1,
