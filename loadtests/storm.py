@@ -595,7 +595,7 @@ def stays_in_database(event_id: int) -> Stays:
             live_people=(event.registered, event.arrived),
             people=(Attendee.objects.filter(event=event_id).count(), stayed.values("attendee").distinct().count()),
             live={
-                None: Event.objects.get(pk=event_id).inside,
+                None: event.inside,
                 **dict(Area.objects.filter(event=event_id).values_list("pk", "inside")),
             },
             open_stays={
