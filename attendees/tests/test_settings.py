@@ -296,3 +296,30 @@ def test_error_in_a_view_without_debug_shows_no_traceback(production_client, set
     assert response.status_code == 500
     assert_no_debug_page(response)
     assert "something broke inside the view" not in response.content.decode()
+
+
+PG_URL = "postgres://someone@127.0.0.1:5432/somewhere"
+
+
+def test_postgresql_connections_plan_for_pages_in_memory_unless_told_otherwise():
+    """The site's PostgreSQL connections set `random_page_cost` to 1.1, or to what
+    `DJANGO_PG_RANDOM_PAGE_COST` says; empty leaves the server's; SQLite gets nothing."""
+    assert loaded_setting("DATABASES", DATABASE_URL=PG_URL)["default"]["OPTIONS"] == {
+        "options": "-c random_page_cost=1.1"
+    }
+    assert loaded_setting("DATABASES", DATABASE_URL=PG_URL, DJANGO_PG_RANDOM_PAGE_COST="2")["default"]["OPTIONS"] == {
+        "options": "-c random_page_cost=2.0"
+    }
+    assert "options" not in loaded_setting("DATABASES", DATABASE_URL=PG_URL, DJANGO_PG_RANDOM_PAGE_COST="")[
+        "default"
+    ].get("OPTIONS", {})
+    assert "options" not in loaded_setting("DATABASES")["default"]["OPTIONS"]
+
+
+@pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql", reason="PostgreSQL")
+def test_the_setting_reaches_the_server(db):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone() == ("1.1",)
