@@ -988,20 +988,24 @@ def apply_offline_scans(*, scans: list[OfflineScanRequest], by: User) -> list[Of
     """Apply the scans a door device made offline, one by one in the order sent, each
     by `scan_ticket` with the device's time, and each in its own transaction: one refused
     scan never undoes another. Idempotent per user and nonce: a nonce seen before gets
-    its first outcome again, marked `duplicate`, and records nothing. Its row is written
-    first, so the same batch sent twice at once waits on it and then replays.
+    its first outcome again, marked `duplicate`, and records nothing.
+
+    The nonces already kept are read once for the batch. A scan's nonce is kept with its
+    outcome in the scan's own transaction, so it is kept exactly when the scan is. The
+    same scan sent twice at once is applied by both; the second waits at the nonce's row
+    (the database's unique constraint) until the first commits, then rolls back what it
+    did and answers with the first's outcome.
     """
+    kept = dict(
+        OfflineScan.objects.filter(user=by, nonce__in={scan.nonce for scan in scans}).values_list("nonce", "result")
+    )
     outcomes = []
     for scan in scans:
-        entry = OfflineScan.objects.filter(user=by, nonce=scan.nonce)
-        with transaction.atomic():
-            if not _claim_nonce(by, scan.nonce):
-                first = json.loads(entry.values_list("result", flat=True).get())
-                outcomes.append(OfflineScanOutcome(nonce=scan.nonce, duplicate=True, **first))
-                continue
-            outcome = _apply_offline_scan(scan, by)
-            entry.update(
-                result=json.dumps(
+        first = kept.get(scan.nonce)
+        if first is None:
+            with transaction.atomic():
+                outcome = _apply_offline_scan(scan, by)
+                result = json.dumps(
                     {
                         "recorded": outcome.recorded,
                         "code": outcome.code,
@@ -1009,23 +1013,30 @@ def apply_offline_scans(*, scans: list[OfflineScanRequest], by: User) -> list[Of
                         "errors": outcome.errors,
                     }
                 )
-            )
-        outcomes.append(outcome)
+                if _keep_nonce(by, scan.nonce, result):
+                    kept[scan.nonce] = result
+                    outcomes.append(outcome)
+                    continue
+                # Kept meanwhile by the same scan sent at the same time: its outcome stands.
+                transaction.set_rollback(True)
+            first = OfflineScan.objects.filter(user=by, nonce=scan.nonce).values_list("result", flat=True).get()
+            kept[scan.nonce] = first
+        outcomes.append(OfflineScanOutcome(nonce=scan.nonce, duplicate=True, **json.loads(first)))
     return outcomes
 
 
-def _claim_nonce(by: User, nonce: str) -> bool:
-    """Write the row of `by`'s scan `nonce`, unless it exists: one `INSERT ... ON
-    CONFLICT DO NOTHING`, which waits for a concurrent transaction writing the same row
-    and then skips it. True when this call wrote it."""
-    # INSERT ... SELECT of constants, from the user's own row.
-    users = OfflineScan._meta.get_field("user").related_model
-    row = (
-        users.objects.filter(pk=by.pk)
-        .annotate(scan_nonce=Value(nonce), no_result=Value("{}"), now=Value(timezone.now()))
-        .values_list("pk", "scan_nonce", "no_result", "now")
-    )
-    return _insert_from(OfflineScan, ["user", "nonce", "result", "created_at"], row, on_conflict_do_nothing=True) == 1
+def _keep_nonce(by: User, nonce: str, result: str) -> bool:
+    """Write the row of `by`'s scan `nonce` with its `result`, unless one exists: one
+    `INSERT ... ON CONFLICT DO NOTHING`, which waits for a concurrent transaction writing
+    the same row and then skips it. True when this call wrote it."""
+    connection = _connection_for(OfflineScan)
+    table = connection.ops.quote_name(OfflineScan._meta.db_table)
+    fields = ["user", "nonce", "result", "created_at"]
+    columns = ", ".join(connection.ops.quote_name(OfflineScan._meta.get_field(name).column) for name in fields)
+    values = [by.pk, nonce, result, connection.ops.adapt_datetimefield_value(timezone.now())]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", values)
+        return cursor.rowcount == 1
 
 
 def _apply_offline_scan(scan: OfflineScanRequest, by: User) -> OfflineScanOutcome:

@@ -574,14 +574,19 @@ class BatchSerializer(serializers.Serializer):
     )
 
     def validate_scans(self, scans):
+        """Each scan's nonce and time, checked here, beside the scan as sent:
+        `{"nonce", "at", "scan"}`."""
         errors = {}
+        items = []
         for index, scan in enumerate(scans):
             item = BatchScanItemSerializer(data=scan)
-            if not item.is_valid():
+            if item.is_valid():
+                items.append({**item.validated_data, "scan": scan})
+            else:
                 errors[index] = item.errors
         if errors:
             raise serializers.ValidationError(errors)
-        return scans
+        return items
 
 
 class BatchResultSerializer(serializers.Serializer):

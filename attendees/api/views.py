@@ -40,7 +40,6 @@ from .serializers import (
     AttendanceRequestSerializer,
     AttendeeSerializer,
     BatchAnswerSerializer,
-    BatchScanItemSerializer,
     BatchScanSerializer,
     BatchSerializer,
     BulkCheckOutSerializer,
@@ -435,12 +434,11 @@ class ScanViewSet(ApiGenericViewSet):
         outcomes = services.apply_offline_scans(
             scans=[_offline_scan(scan, lookups) for scan in batch.validated_data["scans"]], by=request.user
         )
-        records = {
-            record.pk: record
-            for record in Record.objects.select_related("recorded_by", "voided_by").filter(
-                pk__in=[outcome.record_id for outcome in outcomes if outcome.record_id]
-            )
-        }
+        written = Record.objects.select_related("recorded_by", "voided_by").filter(
+            pk__in=[outcome.record_id for outcome in outcomes if outcome.record_id]
+        )
+        # One serializer for all the records: its fields are set up once, not once a record.
+        records = {record["id"]: record for record in RecordSerializer(written, many=True).data}
         return Response({"results": [_batch_result(outcome, records) for outcome in outcomes]})
 
     def refusal(self, refused: "services.ScanRefused") -> Response:
@@ -516,13 +514,12 @@ def _json_items(rows: list[dict]) -> bytes:
     return json.dumps(rows, separators=(",", ":"))[1:-1].encode()
 
 
-def _offline_scan(data: dict, lookups: dict) -> services.OfflineScanRequest:
-    """One scan of a batch, validated on its own: a wrong one is refused alone. The
-    events and areas named are looked up once for the batch (`lookups`)."""
-    scan = BatchScanSerializer(data=data, context={"lookups": lookups})
-    base = BatchScanItemSerializer(data=data)
-    base.is_valid(raise_exception=True)
-    nonce, at = base.validated_data["nonce"], base.validated_data["at"]
+def _offline_scan(item: dict, lookups: dict) -> services.OfflineScanRequest:
+    """One scan of a batch (its nonce and time already checked by `BatchSerializer`),
+    validated on its own: a wrong one is refused alone. The events and areas named are
+    looked up once for the batch (`lookups`)."""
+    scan = BatchScanSerializer(data=item["scan"], context={"lookups": lookups})
+    nonce, at = item["nonce"], item["at"]
     if not scan.is_valid():
         return services.OfflineScanRequest(nonce=nonce, at=at, invalid=scan.errors)
     fields = scan.validated_data
@@ -541,7 +538,7 @@ def _offline_scan(data: dict, lookups: dict) -> services.OfflineScanRequest:
 def _batch_result(outcome: services.OfflineScanOutcome, records: dict) -> dict:
     result = {"nonce": outcome.nonce, "status": "recorded" if outcome.recorded else "refused"}
     if outcome.recorded:
-        result["record"] = RecordSerializer(records[outcome.record_id]).data
+        result["record"] = records[outcome.record_id]
     else:
         result["code"] = outcome.code
         if outcome.errors:

@@ -55,7 +55,9 @@ def test_the_same_offline_batch_sent_from_five_connections_at_once_records_each_
 ):
     people = [make_attendee() for _ in range(10)]
     at = timezone.now().isoformat()
-    body = {"scans": [{"nonce": f"n{p.pk}", "ticket_code": p.ticket_code, "at": at} for p in people]}
+    scans = [{"nonce": f"n{p.pk}", "ticket_code": p.ticket_code, "at": at} for p in people]
+    # A refused scan too: kept once as refused, whichever connection applies it.
+    body = {"scans": [*scans[:5], {"nonce": "unknown", "ticket_code": "No-Such-Code-1", "at": at}, *scans[5:]]}
     clients = [api_client_for(door_staff) for _ in range(5)]
 
     outcomes = run_together(
@@ -64,5 +66,10 @@ def test_the_same_offline_batch_sent_from_five_connections_at_once_records_each_
 
     assert all(kind == "ok" and response.status_code == 200 for kind, response in outcomes), outcomes
     assert Record.objects.filter(source="offline").count() == 10
+    assert RefusedScan.objects.filter(offline=True).count() == 1
     duplicates = Counter(result["duplicate"] for _, response in outcomes for result in response.json()["results"])
-    assert duplicates == {False: 10, True: 40}
+    assert duplicates == {False: 11, True: 44}
+    answers = [
+        [(r["nonce"], r["status"], r.get("code")) for r in response.json()["results"]] for _, response in outcomes
+    ]
+    assert all(answer == answers[0] for answer in answers)
