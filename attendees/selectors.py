@@ -6,7 +6,7 @@ import datetime
 import hashlib
 from collections.abc import Iterator, Sequence
 
-from django.db import connections
+from django.db import connections, router
 from django.db.models import (
     BooleanField,
     Case,
@@ -32,6 +32,7 @@ from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 
 from .models import Area, Attendee, Event, Record, RefusedScan, Visit
+from .prepared import Param, PreparedQuery
 
 
 def _visits_of_row():
@@ -426,10 +427,32 @@ def attendee_for_scan(
     for an `auto` scan, when the latest standing stay in the event (or in `area`) began
     and ended (`latest_stay_in`, `latest_stay_out`: stays there follow one another, so
     that stay holds the latest record there); for an `offline` scan, the time of the
-    latest standing record anywhere (`last_record_at`)."""
-    found = Q(ticket_code=ticket_code) if ticket_code is not None else Q(pk=attendee_id)
+    latest standing record anywhere (`last_record_at`). The query is prepared (see
+    `prepared`): built once for each kind of scan."""
+    alias = router.db_for_read(Attendee)
+    query = _FOR_SCAN[ticket_code is not None, auto, area is not None, offline]
+    rows = query.rows(alias, ticket_code=ticket_code, attendee=attendee_id, area=area.pk if area else None)
+    if not rows:
+        return None
+    (row,) = rows
+    attendee = Attendee.from_db(alias, ATTENDEE_FIELDS, [row[name] for name in ATTENDEE_FIELDS])
+    for name in row.keys() - set(ATTENDEE_FIELDS):
+        setattr(attendee, name, row[name])
+    return attendee
+
+
+ATTENDEE_FIELDS = [field.attname for field in Attendee._meta.concrete_fields]
+
+
+def _attendees_for_scan(*, by_code: bool, auto: bool, in_area: bool, offline: bool) -> QuerySet:
+    """The query of `attendee_for_scan`, with `Param`s: `ticket_code` or `attendee`, and `area`."""
+    if by_code:
+        found = Q(ticket_code=Param("ticket_code", Attendee._meta.get_field("ticket_code")))
+    else:
+        found = Q(pk=Param("attendee", Attendee._meta.pk))
     attendees = Attendee.objects.filter(found)
     if auto:
+        area = Param("area", Visit._meta.get_field("area").target_field) if in_area else None
         latest = Visit.objects.filter(attendee=OuterRef("pk"), area=area).standing().order_by("-checked_in_at", "-id")
         attendees = attendees.annotate(
             latest_stay_in=Subquery(latest.values("checked_in_at")[:1]),
@@ -438,7 +461,20 @@ def attendee_for_scan(
     if offline:
         standing = Record.objects.filter(attendee=OuterRef("pk")).standing().order_by("-at", "-id")
         attendees = attendees.annotate(last_record_at=Subquery(standing.values("at")[:1]))
-    return next(iter(attendees[:1]), None)
+    return attendees.values_list(*ATTENDEE_FIELDS, *attendees.query.annotations)[:1]
+
+
+_FOR_SCAN = {
+    (by_code, auto, in_area, offline): PreparedQuery(
+        lambda by_code=by_code, auto=auto, in_area=in_area, offline=offline: _attendees_for_scan(
+            by_code=by_code, auto=auto, in_area=in_area, offline=offline
+        )
+    )
+    for by_code in (True, False)
+    for auto in (True, False)
+    for in_area in (True, False)
+    for offline in (True, False)
+}
 
 
 def latest_standing_record(attendee: Attendee, *, area: Area | None = None) -> Record | None:

@@ -22,11 +22,30 @@ import dataclasses
 import datetime
 import json
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Case, Count, Exists, F, Model, OuterRef, ProtectedError, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    Exists,
+    Expression,
+    F,
+    IntegerField,
+    Model,
+    OuterRef,
+    ProtectedError,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Greatest
 from django.dispatch import Signal
 from django.utils import dateformat, timezone
@@ -54,6 +73,7 @@ from .exceptions import (
     WrongEvent,
 )
 from .models import Area, Attendee, Event, OfflineScan, Record, RefusedScan, Visit
+from .prepared import Param, Prepared, PreparedQuery, update_sql
 
 User = AbstractBaseUser
 Source = Record.Source
@@ -72,10 +92,10 @@ class Written(typing.NamedTuple):
     area_id: int | None
 
 
-def _closing_time(now):
+def _closing_time(now: Expression):
     # A check-out is never stamped before its check-in, even if app servers' clocks
     # drift apart; the database's check constraint relies on it.
-    return Greatest(Value(now), F("checked_in_at"))
+    return Greatest(now, F("checked_in_at"))
 
 
 def check_in(
@@ -119,12 +139,11 @@ def check_in(
             refusal = _full_or_inside(attendee, Event(pk=attendee.event_id))
         else:
             opened, written = _open_visits(
-                Attendee.objects.filter(pk=attendee.pk),
+                attendee,
                 by=by,
                 station=station,
                 source=source,
                 capacity_override=admitted == OVERRIDDEN,
-                whole=True,
                 **stamps,
             )
             if opened:
@@ -169,7 +188,7 @@ def _check_in_to_area(
             if admitted_to_event is None:
                 raise _full_or_inside(attendee, Event(pk=attendee.event_id))
             opened, _ = _open_visits(
-                Attendee.objects.filter(pk=attendee.pk),
+                attendee,
                 by=by,
                 station=station,
                 source=source,
@@ -181,11 +200,11 @@ def _check_in_to_area(
                 raise AlreadyCheckedIn()
             _count_arrival(attendee)
         if current_area is not None:
-            theirs = Visit.objects.filter(attendee=attendee).in_areas()
+            theirs = _OnesStays(attendee, in_areas=True)
             _, left = _close_visits(theirs, by=by, station=station, source=source, now=now, recorded_at=recorded_at)
             _leave(left, event_id=attendee.event_id)
         opened, written = _open_visits(
-            Attendee.objects.filter(pk=attendee.pk),
+            attendee,
             by=by,
             station=station,
             source=source,
@@ -193,7 +212,6 @@ def _check_in_to_area(
             recorded_at=recorded_at,
             area=area,
             capacity_override=admitted == OVERRIDDEN,
-            whole=True,
         )
         if not opened:
             raise AlreadyCheckedIn()
@@ -222,8 +240,8 @@ def check_out(
         _lock_events([attendee.event_id])
         stamps = _stamps(at)
         # Out of the event: its stay and the one in an area, if any, which lies within it.
-        stays = mine.filter(area=area) if area is not None else mine
-        _, written = _close_visits(stays, by=by, station=station, source=source, whole=True, **stamps)
+        stays = _OnesStays(attendee, area=area)
+        _, written = _close_visits(stays, by=by, station=station, source=source, **stamps)
         left = next((record for record in written if record.area_id == (area and area.pk)), None)
         if left is not None:
             _leave(written, event_id=attendee.event_id)
@@ -320,7 +338,15 @@ def _lock_events(event_ids) -> list[int]:
     there and never wait on each other in opposite orders further on. A no-op on SQLite,
     whose writers take turns for the whole database. Returns the events' ids.
     """
+    if isinstance(event_ids, list) and len(event_ids) == 1:
+        (event_id,) = event_ids
+        return [row["pk"] for row in _LOCK_AN_EVENT.rows(router.db_for_write(Event), event=event_id)]
     return list(Event.objects.filter(pk__in=event_ids).order_by("pk").select_for_update().values_list("pk", flat=True))
+
+
+_LOCK_AN_EVENT = PreparedQuery(
+    lambda: Event.objects.filter(pk=Param("event", Event._meta.pk)).select_for_update().values_list("pk")
+)
 
 
 # What `_admit` answers: there was room, or there was none and the capacity was overridden.
@@ -328,16 +354,43 @@ ADMITTED = "admitted"
 OVERRIDDEN = "overridden"
 
 
+def _taking_a_place(place: type[Event] | type[Area], *, if_room: bool) -> Prepared:
+    """One more inside the event or area `pk`: if there is room, or regardless."""
+
+    def build(alias: str) -> tuple[str, list]:
+        places = place.objects.filter(pk=Param("pk", place._meta.pk))
+        if if_room:
+            places = places.filter(Q(capacity__isnull=True) | Q(inside__lt=F("capacity")))
+        return update_sql(places, alias, inside=F("inside") + 1)
+
+    return Prepared(build)
+
+
+_TAKE_A_PLACE = {
+    (place, if_room): _taking_a_place(place, if_room=if_room) for place in (Event, Area) for if_room in (True, False)
+}
+
+
 def _admit(place: type[Event] | type[Area], pk: int, *, override: bool) -> str | None:
     """Take one place inside the event or area `pk`: one conditional UPDATE, so of
     concurrent check-ins exactly as many as there is room for get one. None when full
     (and not `override`n)."""
-    places = place.objects.filter(pk=pk)
-    if places.filter(Q(capacity__isnull=True) | Q(inside__lt=F("capacity"))).update(inside=F("inside") + 1):
+    alias = router.db_for_write(place)
+    if _TAKE_A_PLACE[place, True].execute(alias, pk=pk)[0]:
         return ADMITTED
-    if override and places.update(inside=F("inside") + 1):
+    if override and _TAKE_A_PLACE[place, False].execute(alias, pk=pk)[0]:
         return OVERRIDDEN
     return None
+
+
+def _counting_an_arrival(alias: str) -> tuple[str, list]:
+    attendee = Param("attendee", Attendee._meta.pk)
+    earlier = Visit.objects.filter(attendee=attendee).standing().in_event().closed()
+    arrived = Event.objects.filter(pk=Param("event", Event._meta.pk)).exclude(Exists(earlier))
+    return update_sql(arrived, alias, arrived=F("arrived") + 1)
+
+
+_COUNT_AN_ARRIVAL = Prepared(_counting_an_arrival)
 
 
 def _count_arrival(attendee: Attendee) -> None:
@@ -346,8 +399,7 @@ def _count_arrival(attendee: Attendee) -> None:
     of its own, run with the event's row held: it sees every stay committed before,
     where the UPDATE that took the row, having waited for it, would still judge by what
     it saw when it began."""
-    earlier = Visit.objects.filter(attendee=attendee).standing().in_event().closed()
-    Event.objects.filter(pk=attendee.event_id).exclude(Exists(earlier)).update(arrived=F("arrived") + 1)
+    _COUNT_AN_ARRIVAL.execute(router.db_for_write(Event), attendee=attendee.pk, event=attendee.event_id)
 
 
 def _release(place: type[Event] | type[Area], pk: int) -> None:
@@ -414,8 +466,8 @@ def _leave(written: list[Written] | list[Record], *, event_id: int | None = None
     if event_id is not None:
         left = collections.Counter(record.area_id for record in written)
         for area_id, count in sorted(left.items(), key=lambda item: item[0] or 0):
-            place = Event.objects.filter(pk=event_id) if area_id is None else Area.objects.filter(pk=area_id)
-            place.update(inside=F("inside") - count)
+            place = Event if area_id is None else Area
+            _LEAVE_A_PLACE[place].execute(router.db_for_write(place), pk=area_id or event_id, count=count)
         return
     records = Record.objects.filter(pk__in=[record.id for record in written])
     in_events = records.filter(area__isnull=True)
@@ -435,8 +487,20 @@ def _leave(written: list[Written] | list[Record], *, event_id: int | None = None
         Area.objects.filter(pk__in=records.values("area")).update(inside=F("inside") - from_area)
 
 
+_LEAVE_A_PLACE = {
+    place: Prepared(
+        lambda alias, place=place: update_sql(
+            place.objects.filter(pk=Param("pk", place._meta.pk)),
+            alias,
+            inside=F("inside") - Param("count", IntegerField()),
+        )
+    )
+    for place in (Event, Area)
+}
+
+
 def _open_visits(
-    attendees: QuerySet[Attendee],
+    attendees: QuerySet[Attendee] | Attendee,
     *,
     by: User | None,
     station: str,
@@ -450,53 +514,77 @@ def _open_visits(
 ) -> tuple[int, list[Written] | list[Record]]:
     """Open a stay (in the event, or in `area`) for each of `attendees` who has no open
     stay there, and its record; return how many, and the records written (`whole`
-    records, or only their ids and areas). `events`: see `_stays_to_record`.
+    records, or only their ids and areas; always whole for one `Attendee`). `events`: see
+    `_stays_to_record`.
 
     One `INSERT ... SELECT ... ON CONFLICT DO NOTHING`: the SELECT skips those inside,
     and the conflict clause skips those a concurrent transaction is checking in (the
     one-open-stay constraints). A stay never starts before the previous one ended: the
     caller holds the event's row (see `_lock_events`), so every check-out of the event's
-    stays has committed before this statement reads the last one.
+    stays has committed before this statement reads the last one. For one attendee, the
+    same statements, prepared (see `_ONE`).
     """
-    selected = attendees.order_by().values("pk")
     now = now or timezone.now()
-    scope = Q(area__isnull=True) if area is None else Q(area__isnull=False)
-    rows = (
-        Attendee.objects.filter(pk__in=selected)
-        .exclude(Exists(Visit.objects.filter(scope, attendee=OuterRef("pk")).standing().open()))
-        .order_by()
-        .annotate(
-            stamp=Greatest(Value(now), Coalesce(_last_check_out("pk", scope), Value(now))),
-            recorder=_user_value(by),
-            stay_area=Value(area.pk if area else None, output_field=Visit._meta.get_field("area").target_field),
-        )
-        .values_list("pk", "stamp", "recorder", "stay_area")
+    values = _Values.given(
+        now=now,
+        recorded_at=recorded_at,
+        by=by,
+        station=station,
+        source=source,
+        capacity_override=capacity_override,
+        area=area,
     )
     written = []
     with transaction.atomic(savepoint=False):
-        opened = _insert_from(
-            Visit, ["attendee", "checked_in_at", "checked_in_by", "area"], rows, on_conflict_do_nothing=True
-        )
-        if opened:
-            theirs = _stays_to_record(Visit.objects.filter(attendee__in=selected), events).filter(scope).open()
-            # Every stay opened here starts at `now` or later; older open stays have their record.
-            written = _record(
-                Record.Type.CHECK_IN,
-                theirs.filter(checked_in_at__gte=now),
-                at="checked_in_at",
-                now=now,
-                recorded_at=recorded_at,
-                by=by,
-                station=station,
-                source=source,
-                capacity_override=capacity_override,
-                whole=whole,
-            )
+        if isinstance(attendees, Attendee):
+            alias = router.db_for_write(Visit)
+            one = values.of_one(attendees)
+            opened = _OPEN_ONE[area is not None].execute(alias, **one)[0]
+            if opened:
+                written = _records_returned(_RECORD_ONE["opened", area is not None], alias, one, by=by)
+        else:
+            selected = attendees.order_by().values("pk")
+            scope = _scope(in_area=area is not None)
+            rows = _opening(Q(pk__in=selected), values, scope)
+            opened = _insert_from(Visit, VISIT_COLUMNS, rows, on_conflict_do_nothing=True)
+            if opened:
+                theirs = _stays_to_record(Visit.objects.filter(attendee__in=selected), events)
+                # Every stay opened here starts at `now` or later; older open stays have their record.
+                rows = _recording(
+                    Record.Type.CHECK_IN, theirs.filter(scope).open().filter(checked_in_at__gte=values.now), values
+                )
+                written = _insert_records(rows, by=by, whole=whole)
+        _announce(signals.checked_in, [record.id for record in written])
     return opened, written
 
 
+def _scope(*, in_area: bool) -> Q:
+    """Stays in the event itself, or in its areas."""
+    return Q(area__isnull=not in_area)
+
+
+def _opening(chosen: Q, values: "_Values", scope: Q) -> QuerySet:
+    """The stays to open (in `scope`) for the attendees `chosen` who have none open there:
+    rows of `VISIT_COLUMNS`. A stay starts at `values.now`, or when the last one there
+    ended, if later."""
+    return (
+        Attendee.objects.filter(chosen)
+        .exclude(Exists(Visit.objects.filter(scope, attendee=OuterRef("pk")).standing().open()))
+        .order_by()
+        .annotate(
+            stamp=Greatest(values.now, Coalesce(_last_check_out("pk", scope), values.now)),
+            recorder=values.by,
+            stay_area=values.area,
+        )
+        .values_list("pk", "stamp", "recorder", "stay_area")
+    )
+
+
+VISIT_COLUMNS = ["attendee", "checked_in_at", "checked_in_by", "area"]
+
+
 def _close_visits(
-    visits: QuerySet[Visit],
+    visits: "QuerySet[Visit] | _OnesStays",
     *,
     by: User | None,
     station: str,
@@ -506,31 +594,54 @@ def _close_visits(
     whole: bool = False,
     events: list[int] | None = None,
 ) -> tuple[int, list[Written] | list[Record]]:
-    """Close the open stays among `visits` now and record each check-out; return how many,
-    and the records written (`whole` records, or only their ids and areas). `events`:
-    see `_stays_to_record`.
+    """Close the open stays among `visits` (or one attendee's, `_OnesStays`) now and record
+    each check-out; return how many, and the records written (`whole` records, or only
+    their ids and areas; always whole for one attendee). `events`: see `_stays_to_record`.
 
     A conditional UPDATE: of concurrent closings of one stay, the database lets one match it.
     """
     now = now or timezone.now()
+    values = _Values.given(now=now, recorded_at=recorded_at, by=by, station=station, source=source)
     written = []
     with transaction.atomic(savepoint=False):
-        closed = visits.standing().open().update(checked_out_at=_closing_time(now), checked_out_by=by)
-        if closed:
-            # A stay closed here ends at `now` or later (see `_closing_time`); one closed
-            # earlier or elsewhere already has its record, committed with it.
-            written = _record(
-                Record.Type.CHECK_OUT,
-                _stays_to_record(visits, events).filter(checked_out_at__gte=now),
-                at="checked_out_at",
-                now=now,
-                recorded_at=recorded_at,
-                by=by,
-                station=station,
-                source=source,
-                whole=whole,
-            )
+        if isinstance(visits, _OnesStays):
+            alias = router.db_for_write(Visit)
+            one = {**values.of_one(visits.attendee), "area": visits.area.pk if visits.area else None}
+            closed = _CLOSE_ONE[visits.which].execute(alias, **one)[0]
+            if closed:
+                written = _records_returned(_RECORD_ONE["closed", visits.which], alias, one, by=by)
+        else:
+            closed = visits.standing().open().update(**_closing(values))
+            if closed:
+                # A stay closed here ends at `now` or later (see `_closing_time`); one closed
+                # earlier or elsewhere already has its record, committed with it.
+                rows = _recording(
+                    Record.Type.CHECK_OUT,
+                    _stays_to_record(visits, events).filter(checked_out_at__gte=values.now),
+                    values,
+                )
+                written = _insert_records(rows, by=by, whole=whole)
+        _announce(signals.checked_out, [record.id for record in written])
     return closed, written
+
+
+def _closing(values: "_Values") -> dict:
+    """What closing a stay sets."""
+    return {"checked_out_at": _closing_time(values.now), "checked_out_by": values.by}
+
+
+@dataclasses.dataclass(frozen=True)
+class _OnesStays:
+    """One attendee's stays to close: all of them (`which` "all"), those in `area`
+    ("area"), or those in any area ("areas")."""
+
+    attendee: Attendee
+    area: Area | None = None
+    in_areas: bool = False
+
+    @property
+    def which(self) -> str:
+        return "area" if self.area is not None else "areas" if self.in_areas else "all"
 
 
 def _stays_to_record(visits: QuerySet[Visit], events: list[int] | None) -> QuerySet[Visit]:
@@ -542,35 +653,23 @@ def _stays_to_record(visits: QuerySet[Visit], events: list[int] | None) -> Query
     return visits if events is None else Visit.objects.filter(attendee__event__in=events)
 
 
-def _record(
-    type: str,
-    visits: QuerySet[Visit],
-    *,
-    at: str,
-    now: datetime.datetime,
-    by: User | None,
-    station: str,
-    source: str,
-    capacity_override: bool = False,
-    recorded_at: datetime.datetime | None = None,
-    whole: bool = False,
-) -> list[Written] | list[Record]:
-    """Insert a `type` record for each standing stay of `visits` that has none yet, in one
-    statement; return the records written: `whole`, as the database returned them, or
-    only their ids and areas (for many at once)."""
+def _recording(type: str, visits: QuerySet[Visit], values: "_Values") -> QuerySet:
+    """A `type` record for each standing stay of `visits` that has none yet: rows of
+    `RECORD_COLUMNS`, at the stay's check-in or check-out time."""
     standing_record = Record.objects.filter(visit=OuterRef("pk"), type=type).standing()
-    rows = (
+    at = "checked_in_at" if type == Record.Type.CHECK_IN else "checked_out_at"
+    return (
         visits.standing()
         .exclude(Exists(standing_record))
         .order_by()
         .annotate(
             record_type=Value(type),
-            recorded_at=Value(recorded_at or now),
-            recorder=_user_value(by),
-            record_station=Value(station),
-            record_source=Value(source),
+            recorded_at=values.recorded_at,
+            recorder=values.by,
+            record_station=values.station,
+            record_source=values.source,
             no_reason=Value(""),
-            override=Value(capacity_override),
+            override=values.capacity_override,
         )
         .values_list(
             "attendee_id",
@@ -587,26 +686,179 @@ def _record(
             "no_reason",
         )
     )
-    columns = [
-        "attendee",
-        "visit",
-        "area",
-        "type",
-        "at",
-        "recorded_at",
-        "recorded_by",
-        "station",
-        "source",
-        "capacity_override",
-        "reason",
-        "void_reason",
-    ]
+
+
+RECORD_COLUMNS = [
+    "attendee",
+    "visit",
+    "area",
+    "type",
+    "at",
+    "recorded_at",
+    "recorded_by",
+    "station",
+    "source",
+    "capacity_override",
+    "reason",
+    "void_reason",
+]
+
+
+def _insert_records(rows: QuerySet, *, by: User | None, whole: bool) -> list[Written] | list[Record]:
+    """Insert the records of `rows` (see `_recording`) in one statement; return them:
+    `whole`, as the database returned them, or only their ids and areas (for many at once)."""
     if whole:
-        written = _insert_returning_records(columns, rows, by)
-    else:
-        written = [Written(*row) for row in _insert_returning(Record, columns, rows, ["id", "area"])]
-    _announce(signals.checked_in if type == Record.Type.CHECK_IN else signals.checked_out, [w.id for w in written])
-    return written
+        return _insert_returning_records(RECORD_COLUMNS, rows, by)
+    return [Written(*row) for row in _insert_returning(Record, RECORD_COLUMNS, rows, ["id", "area"])]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Values:
+    """What the statements that open and close stays and record them write, as
+    expressions: constants (`given`), or the `Param`s of the prepared statements for one
+    attendee (`PARAMS`), which `of_one` fills in."""
+
+    now: Expression
+    recorded_at: Expression
+    by: Expression
+    station: Expression
+    source: Expression
+    capacity_override: Expression
+    area: Expression
+    raw: dict = dataclasses.field(default_factory=dict, compare=False)
+
+    @classmethod
+    def given(
+        cls,
+        *,
+        now: datetime.datetime,
+        recorded_at: datetime.datetime | None,
+        by: User | None,
+        station: str,
+        source: str,
+        capacity_override: bool = False,
+        area: Area | None = None,
+    ) -> "_Values":
+        raw = {
+            "now": now,
+            "recorded_at": recorded_at or now,
+            "by": by.pk if by else None,
+            "station": station,
+            "source": source,
+            "capacity_override": capacity_override,
+            "area": area.pk if area else None,
+        }
+        return cls(
+            now=Value(now, output_field=_DATETIME),
+            recorded_at=Value(raw["recorded_at"], output_field=_DATETIME),
+            by=Value(raw["by"], output_field=_USER_ID),
+            station=Value(station, output_field=_TEXT),
+            source=Value(source, output_field=_TEXT),
+            capacity_override=Value(capacity_override, output_field=_BOOLEAN),
+            area=Value(raw["area"], output_field=_AREA_ID),
+            raw=raw,
+        )
+
+    def of_one(self, attendee: Attendee) -> dict:
+        """The values of the `PARAMS` for `attendee`."""
+        return {**self.raw, "attendee": attendee.pk}
+
+
+_DATETIME = DateTimeField()
+_TEXT = CharField()
+_BOOLEAN = BooleanField()
+_USER_ID = Visit._meta.get_field("checked_in_by").target_field
+_AREA_ID = Visit._meta.get_field("area").target_field
+_ATTENDEE = Param("attendee", Attendee._meta.pk)
+PARAMS = _Values(
+    now=Param("now", _DATETIME),
+    recorded_at=Param("recorded_at", _DATETIME),
+    by=Param("by", _USER_ID),
+    station=Param("station", _TEXT),
+    source=Param("source", _TEXT),
+    capacity_override=Param("capacity_override", _BOOLEAN),
+    area=Param("area", _AREA_ID),
+)
+
+
+def _ones_stays(which: str) -> QuerySet[Visit]:
+    """The stays of the attendee `_ATTENDEE` that `_OnesStays.which` names."""
+    theirs = Visit.objects.filter(attendee=_ATTENDEE)
+    if which == "area":
+        return theirs.filter(area=PARAMS.area)
+    if which == "areas":
+        return theirs.in_areas()
+    return theirs
+
+
+def _prepared_insert(model: type[Model], fields: list[str], rows: Callable[[], QuerySet], **options) -> Prepared:
+    """`INSERT INTO model (fields) SELECT ...` of `rows()`, prepared; `returning`: the
+    names of the fields to return (every record column for `Record`)."""
+    returning = options.pop("returning", False)
+
+    def build(alias: str) -> tuple[str, list]:
+        connection = connections[alias]
+        sql, params = _insert_sql(connection, model, fields, rows(), **options)
+        if returning:
+            columns = ", ".join(connection.ops.quote_name(field.column) for field in model._meta.concrete_fields)
+            sql = f"{sql} RETURNING {columns}"
+        return sql, params
+
+    return Prepared(build)
+
+
+# One attendee's writes, the path of every scan and check-in: the statements of many
+# attendees' (the same functions build them), with `Param`s for their values.
+_OPEN_ONE = {
+    in_area: _prepared_insert(
+        Visit,
+        VISIT_COLUMNS,
+        lambda in_area=in_area: _opening(Q(pk=_ATTENDEE), PARAMS, _scope(in_area=in_area)),
+        on_conflict_do_nothing=True,
+    )
+    for in_area in (False, True)
+}
+_CLOSE_ONE = {
+    which: Prepared(
+        lambda alias, which=which: update_sql(_ones_stays(which).standing().open(), alias, **_closing(PARAMS))
+    )
+    for which in ("all", "area", "areas")
+}
+_RECORD_ONE = {
+    **{
+        ("opened", in_area): _prepared_insert(
+            Record,
+            RECORD_COLUMNS,
+            lambda in_area=in_area: _recording(
+                Record.Type.CHECK_IN,
+                Visit.objects.filter(_scope(in_area=in_area), attendee=_ATTENDEE)
+                .open()
+                .filter(checked_in_at__gte=PARAMS.now),
+                PARAMS,
+            ),
+            on_conflict_do_nothing=False,
+            returning=True,
+        )
+        for in_area in (False, True)
+    },
+    **{
+        ("closed", which): _prepared_insert(
+            Record,
+            RECORD_COLUMNS,
+            lambda which=which: _recording(
+                Record.Type.CHECK_OUT, _ones_stays(which).filter(checked_out_at__gte=PARAMS.now), PARAMS
+            ),
+            on_conflict_do_nothing=False,
+            returning=True,
+        )
+        for which in ("all", "area", "areas")
+    },
+}
+
+
+def _records_returned(statement: Prepared, alias: str, values: dict, *, by: User | None) -> list[Record]:
+    """Run a prepared INSERT of records that returns them; the records, as `Record`s."""
+    return _as_records(statement.execute(alias, **values)[1], connections[alias], by)
 
 
 def _announce(signal: Signal, record_ids: list[int]) -> None:
@@ -648,12 +900,18 @@ def _insert_returning(model: type[Model], fields: list[str], rows: QuerySet, ret
 def _insert_returning_records(fields: list[str], rows: QuerySet, by: User | None) -> list[Record]:
     """`INSERT INTO record (fields) SELECT ... RETURNING` every column, as `Record`s (the
     values converted as the ORM converts them), with who recorded them at hand."""
-    connection = _connection_for(Record)
+    returned = _insert_returning(Record, fields, rows, [field.name for field in Record._meta.concrete_fields])
+    return _as_records(returned, _connection_for(Record), by)
+
+
+def _as_records(rows: list[tuple], connection, by: User | None) -> list[Record]:
+    """Rows of every column of the record table as `Record`s, the values converted as the
+    ORM converts them, with who recorded them at hand."""
     fields_returned = Record._meta.concrete_fields
     columns = [field.get_col(Record._meta.db_table) for field in fields_returned]
     converters = [connection.ops.get_db_converters(column) + column.get_db_converters(connection) for column in columns]
     records = []
-    for row in _insert_returning(Record, fields, rows, [field.name for field in fields_returned]):
+    for row in rows:
         values = list(row)
         for index, column in enumerate(columns):
             for converter in converters[index]:
