@@ -26,7 +26,6 @@ from django.db.models import (
     Value,
     When,
     Window,
-    prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
@@ -68,11 +67,22 @@ def attendees_with_times(queryset: QuerySet[Attendee] | None = None) -> QuerySet
 
 
 def attendee_with_times(attendee: Attendee) -> Attendee:
-    """`attendee` with its stays fetched afresh (one query) and its state derived from
-    those same stays by `_state`, as `attendees_with_state` derives it in SQL: what a
-    check-in or check-out answers with."""
+    """`attendee` with its stays fetched afresh (one prepared query: see `prepared`), as
+    `visits_prefetch` would fetch them, and its state derived from those same stays by
+    `_state`, as `attendees_with_state` derives it in SQL: what a check-in or check-out
+    answers with."""
+    alias = router.db_for_read(Visit)
+    stays = [
+        Visit.from_db(alias, STAY_FIELDS, [row[name] for name in STAY_FIELDS])
+        for row in _STAYS_OF_ONE.rows(alias, attendee=attendee.pk)
+    ]
+    # Kept where `prefetch_related` keeps them, for `attendee.visits.all()`.
     attendee._prefetched_objects_cache = {}
-    prefetch_related_objects([attendee], visits_prefetch())
+    manager = attendee.visits
+    prefetched = manager.get_queryset()
+    prefetched._result_cache = stays
+    prefetched._prefetch_done = True
+    attendee._prefetched_objects_cache[manager.field.remote_field.cache_name] = prefetched
     in_event = _stays_in_event(attendee)
     attendee.is_checked_in, attendee.is_checked_out = _state(
         any(visit.checked_out_at is None for visit in in_event),
@@ -85,12 +95,17 @@ def attendee_with_times(attendee: Attendee) -> Attendee:
 def visits_prefetch() -> Prefetch:
     """The standing stays of attendees (in the event and in its areas), oldest first,
     with only what the times and the current area need."""
-    visits = (
-        Visit.objects.standing()
-        .order_by("checked_in_at", "id")
-        .only("attendee_id", "checked_in_at", "checked_out_at", "area_id")
-    )
-    return Prefetch("visits", queryset=visits)
+    return Prefetch("visits", queryset=_standing_stays().only(*STAY_FIELDS))
+
+
+def _standing_stays() -> QuerySet[Visit]:
+    return Visit.objects.standing().order_by("checked_in_at", "id")
+
+
+STAY_FIELDS = ["id", "attendee_id", "checked_in_at", "checked_out_at", "area_id"]
+_STAYS_OF_ONE = PreparedQuery(
+    lambda: _standing_stays().filter(attendee=Param("attendee", Attendee._meta.pk)).values_list(*STAY_FIELDS)
+)
 
 
 def _stays_in_event(attendee: Attendee) -> list[Visit]:

@@ -196,6 +196,8 @@ SPECTACULAR_SETTINGS = {
 
 # Door staff sign in on the door's own login page; they need no admin access.
 LOGIN_URL = "attendees:door-login"
+# Django's ModelBackend, its queries of a user's permissions prepared (see attendees.backends).
+AUTHENTICATION_BACKENDS = ["attendees.backends.ModelBackend"]
 LOGIN_REDIRECT_URL = "attendees:door"
 
 # The attendees app's own settings, each optional with the default the README gives,
