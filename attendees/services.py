@@ -522,7 +522,7 @@ def _open_visits(
     one-open-stay constraints). A stay never starts before the previous one ended: the
     caller holds the event's row (see `_lock_events`), so every check-out of the event's
     stays has committed before this statement reads the last one. For one attendee, the
-    same statements, prepared (see `_ONE`).
+    same statements, prepared (see `_OPEN_ONE`).
     """
     now = now or timezone.now()
     values = _Values.given(
@@ -872,10 +872,6 @@ def _announce(signal: Signal, record_ids: list[int]) -> None:
             signal.send(sender=Record, record=record, attendee=record.attendee)
 
     transaction.on_commit(send)
-
-
-def _user_value(by: User | None) -> Value:
-    return Value(by.pk if by else None, output_field=Visit._meta.get_field("checked_in_by").target_field)
 
 
 def _insert_from(model: type[Model], fields: list[str], rows: QuerySet, *, on_conflict_do_nothing: bool = False) -> int:
