@@ -157,6 +157,11 @@ def check_in(
     return written[0]
 
 
+_OPEN_STAYS = PreparedQuery(
+    lambda: Visit.objects.filter(attendee=Param("attendee", Attendee._meta.pk)).standing().open().values_list("area")
+)
+
+
 def _check_in_to_area(
     *,
     attendee: Attendee,
@@ -169,15 +174,16 @@ def _check_in_to_area(
 ) -> Record:
     """Into `area`: someone outside the event enters it too, at the same instant; someone
     in another area leaves it at that instant (a move)."""
-    mine = Visit.objects.filter(attendee=attendee).standing().open()
     # A savepoint: a refusal after the first writes undoes them, and leaves the caller's
     # transaction usable (a scan keeps its refusal).
     with transaction.atomic():
         _lock_events([attendee.event_id])
         stamps = _stamps(at)
         now, recorded_at = stamps["now"], stamps["recorded_at"]
-        in_event = mine.in_event().exists()
-        current_area = mine.in_areas().values_list("area_id", flat=True).first()
+        # Where they are: their open stays, in the event and in at most one area.
+        open_stays = [row["area"] for row in _OPEN_STAYS.rows(router.db_for_read(Visit), attendee=attendee.pk)]
+        in_event = None in open_stays
+        current_area = next((area_id for area_id in open_stays if area_id is not None), None)
         if current_area == area.pk:
             raise AlreadyCheckedIn()
         admitted = _admit(Area, area.pk, override=override_capacity)
