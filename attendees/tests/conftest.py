@@ -113,3 +113,25 @@ def door_client(api_client_for, door_staff) -> APIClient:
 @pytest.fixture
 def admin_client_api(api_client_for, superuser) -> APIClient:
     return api_client_for(superuser)
+
+
+@pytest.fixture
+def admin_client_as(client, make_user):
+    """admin_client_as("editor") -> the test client signed in with a session as a user
+    of that role, with `is_staff` (for the admin)."""
+
+    def signed_in(role: str):
+        client.force_login(make_user(role, is_staff=True))
+        return client
+
+    return signed_in
+
+
+@pytest.fixture
+def admin_superuser_client(admin_client_as):
+    return admin_client_as("superuser")
+
+
+@pytest.fixture
+def admin_door_client(admin_client_as):
+    return admin_client_as("door_staff")

@@ -80,12 +80,6 @@ def door_client(client, staff_door):
 
 
 @pytest.fixture
-def superuser_client(client, make_user):
-    client.force_login(make_user("superuser", is_staff=True))
-    return client
-
-
-@pytest.fixture
 def returning_attendee(make_attendee, event):
     """Came at nine, left at noon, came back at one: inside, with fixed times."""
     attendee = make_attendee("left", event=event, first_name="Ada", last_name="Lovelace", email="ada@example.org")
@@ -315,8 +309,8 @@ def test_changelist_runs_in_a_constant_number_of_queries(door_client, event, dja
     assert len(response.context["cl"].result_list) == 2 * size
 
 
-def test_change_page_shows_check_in_and_check_out_times_read_only(superuser_client, returning_attendee):
-    response = superuser_client.get(f"{CHANGELIST}{returning_attendee.pk}/change/")
+def test_change_page_shows_check_in_and_check_out_times_read_only(admin_superuser_client, returning_attendee):
+    response = admin_superuser_client.get(f"{CHANGELIST}{returning_attendee.pk}/change/")
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -329,10 +323,10 @@ def test_change_page_shows_check_in_and_check_out_times_read_only(superuser_clie
     assert 'name="first_name"' in html
 
 
-def test_change_page_post_does_not_change_the_history(superuser_client, returning_attendee, event):
+def test_change_page_post_does_not_change_the_history(admin_superuser_client, returning_attendee, event):
     before = list(Visit.objects.order_by("pk").values())
 
-    response = superuser_client.post(
+    response = admin_superuser_client.post(
         f"{CHANGELIST}{returning_attendee.pk}/change/",
         {
             "event": event.pk,
@@ -352,11 +346,13 @@ def test_change_page_post_does_not_change_the_history(superuser_client, returnin
 
 
 def test_change_page_refuses_moving_an_attendee_with_history_to_another_event(
-    superuser_client, returning_attendee, event, other_event
+    admin_superuser_client, returning_attendee, event, other_event
 ):
     form = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org", "_save": "Save"}
 
-    response = superuser_client.post(f"{CHANGELIST}{returning_attendee.pk}/change/", {**form, "event": other_event.pk})
+    response = admin_superuser_client.post(
+        f"{CHANGELIST}{returning_attendee.pk}/change/", {**form, "event": other_event.pk}
+    )
 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["event"] == [
@@ -367,12 +363,12 @@ def test_change_page_refuses_moving_an_attendee_with_history_to_another_event(
 
 
 def test_change_page_moves_an_attendee_without_history_and_the_counts_follow(
-    superuser_client, make_attendee, event, other_event
+    admin_superuser_client, make_attendee, event, other_event
 ):
     newcomer = make_attendee(email="new@example.org")
     form = {"first_name": "New", "last_name": "Comer", "email": "new@example.org", "_save": "Save"}
 
-    response = superuser_client.post(f"{CHANGELIST}{newcomer.pk}/change/", {**form, "event": other_event.pk})
+    response = admin_superuser_client.post(f"{CHANGELIST}{newcomer.pk}/change/", {**form, "event": other_event.pk})
 
     assert response.status_code == 302
     newcomer.refresh_from_db()
@@ -381,16 +377,16 @@ def test_change_page_moves_an_attendee_without_history_and_the_counts_follow(
     assert (registered[event.pk], registered[other_event.pk]) == (0, 1)
 
 
-def test_history_admin_has_no_add_page_even_for_a_superuser(superuser_client):
-    assert superuser_client.get(f"{VISITS}add/").status_code == 403
-    assert superuser_client.post(f"{VISITS}add/", {}).status_code == 403
+def test_history_admin_has_no_add_page_even_for_a_superuser(admin_superuser_client):
+    assert admin_superuser_client.get(f"{VISITS}add/").status_code == 403
+    assert admin_superuser_client.post(f"{VISITS}add/", {}).status_code == 403
 
 
-def test_history_admin_change_page_is_read_only(superuser_client, attendee):
+def test_history_admin_change_page_is_read_only(admin_superuser_client, attendee):
     visit = Visit.objects.create(attendee=attendee, checked_in_at=NINE)
     services.recount()
 
-    response = superuser_client.get(f"{VISITS}{visit.pk}/change/")
+    response = admin_superuser_client.get(f"{VISITS}{visit.pk}/change/")
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -398,11 +394,11 @@ def test_history_admin_change_page_is_read_only(superuser_client, attendee):
     assert 'name="checked_in_at' not in html
 
 
-def test_history_admin_change_post_changes_nothing(superuser_client, attendee):
+def test_history_admin_change_post_changes_nothing(admin_superuser_client, attendee):
     visit = Visit.objects.create(attendee=attendee, checked_in_at=NINE)
     services.recount()
 
-    response = superuser_client.post(
+    response = admin_superuser_client.post(
         f"{VISITS}{visit.pk}/change/",
         {"attendee": attendee.pk, "checked_in_at_0": "2020-01-01", "checked_in_at_1": "00:00:00", "_save": "Save"},
     )
@@ -412,27 +408,29 @@ def test_history_admin_change_post_changes_nothing(superuser_client, attendee):
     assert visit.checked_in_at == NINE
 
 
-def test_history_admin_refuses_deletion_even_for_a_superuser(superuser_client, attendee):
+def test_history_admin_refuses_deletion_even_for_a_superuser(admin_superuser_client, attendee):
     visit = Visit.objects.create(attendee=attendee, checked_in_at=NINE)
     services.recount()
 
-    assert superuser_client.get(f"{VISITS}{visit.pk}/delete/").status_code == 403
-    assert superuser_client.post(f"{VISITS}{visit.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin_superuser_client.get(f"{VISITS}{visit.pk}/delete/").status_code == 403
+    assert admin_superuser_client.post(f"{VISITS}{visit.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Visit.objects.filter(pk=visit.pk).exists()
 
 
-def test_history_admin_offers_no_delete_action(superuser_client, attendee):
+def test_history_admin_offers_no_delete_action(admin_superuser_client, attendee):
     Visit.objects.create(attendee=attendee, checked_in_at=NINE)
     services.recount()
 
-    response = superuser_client.get(VISITS)
+    response = admin_superuser_client.get(VISITS)
 
     assert response.status_code == 200
     assert "delete_selected" not in offered_actions(response)
 
 
-def test_deleting_an_attendee_with_history_lists_the_protected_visits_and_records(superuser_client, returning_attendee):
-    response = superuser_client.get(f"{CHANGELIST}{returning_attendee.pk}/delete/")
+def test_deleting_an_attendee_with_history_lists_the_protected_visits_and_records(
+    admin_superuser_client, returning_attendee
+):
+    response = admin_superuser_client.get(f"{CHANGELIST}{returning_attendee.pk}/delete/")
 
     assert response.status_code == 200
     protected = [str(item) for item in response.context["protected"]]
@@ -440,8 +438,8 @@ def test_deleting_an_attendee_with_history_lists_the_protected_visits_and_record
     assert all(item.startswith(("Visit:", "Record:")) for item in protected)
 
 
-def test_deleting_an_attendee_with_history_is_refused(superuser_client, returning_attendee):
-    response = superuser_client.post(f"{CHANGELIST}{returning_attendee.pk}/delete/", {"post": "yes"})
+def test_deleting_an_attendee_with_history_is_refused(admin_superuser_client, returning_attendee):
+    response = admin_superuser_client.post(f"{CHANGELIST}{returning_attendee.pk}/delete/", {"post": "yes"})
 
     assert response.status_code == 200
     assert response.context["protected"]
@@ -449,8 +447,8 @@ def test_deleting_an_attendee_with_history_is_refused(superuser_client, returnin
     assert returning_attendee.visits.count() == 2
 
 
-def test_deleting_an_attendee_with_history_by_the_bulk_action_is_refused(superuser_client, returning_attendee):
-    superuser_client.post(CHANGELIST, {**action_post("delete_selected", [returning_attendee]), "post": "yes"})
+def test_deleting_an_attendee_with_history_by_the_bulk_action_is_refused(admin_superuser_client, returning_attendee):
+    admin_superuser_client.post(CHANGELIST, {**action_post("delete_selected", [returning_attendee]), "post": "yes"})
 
     assert Attendee.objects.filter(pk=returning_attendee.pk).exists()
     assert returning_attendee.visits.count() == 2

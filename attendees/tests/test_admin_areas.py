@@ -36,18 +36,6 @@ def check_out(attendee: Attendee, moment: datetime, area: Area | None = None) ->
 
 
 @pytest.fixture
-def superuser_client(client, make_user):
-    client.force_login(make_user("superuser", is_staff=True))
-    return client
-
-
-@pytest.fixture
-def door_client(client, make_user):
-    client.force_login(make_user("door_staff", is_staff=True))
-    return client
-
-
-@pytest.fixture
 def hall(event) -> Area:
     return Area.objects.create(event=event, name="Main hall", capacity=10)
 
@@ -125,10 +113,12 @@ def areas_form(event: Event, *, new: list[dict] = (), changes: dict[Area, dict] 
     return data
 
 
-def test_event_page_edits_the_areas_inline_with_the_number_inside_read_only(superuser_client, event, hall, attendee):
+def test_event_page_edits_the_areas_inline_with_the_number_inside_read_only(
+    admin_superuser_client, event, hall, attendee
+):
     services.check_in(attendee=attendee, by=None, area=hall)
 
-    response = superuser_client.get(f"{EVENTS}{event.pk}/change/")
+    response = admin_superuser_client.get(f"{EVENTS}{event.pk}/change/")
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -139,47 +129,47 @@ def test_event_page_edits_the_areas_inline_with_the_number_inside_read_only(supe
     assert re.findall(r'<td class="field-inside">\s*<p>(.*?)</p>', html) == ["1", "0"]
 
 
-def test_adding_an_area_inline_creates_it_for_the_event(superuser_client, event, hall):
+def test_adding_an_area_inline_creates_it_for_the_event(admin_superuser_client, event, hall):
     data = event_form(event) | areas_form(event, new=[{"name": "Workshop", "capacity": "25"}])
 
-    response = superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
+    response = admin_superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
 
     assert response.status_code == 302
     assert sorted(event.areas.values_list("name", "capacity")) == [("Main hall", 10), ("Workshop", 25)]
 
 
-def test_an_area_named_as_another_of_the_event_is_refused_inline(superuser_client, event, hall):
+def test_an_area_named_as_another_of_the_event_is_refused_inline(admin_superuser_client, event, hall):
     data = event_form(event) | areas_form(event, new=[{"name": "Main hall", "capacity": ""}])
 
-    response = superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
+    response = admin_superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
 
     assert response.status_code == 200
     assert event.areas.count() == 1
 
 
-def test_changing_an_areas_capacity_inline_keeps_the_number_inside(superuser_client, event, hall, make_attendee):
+def test_changing_an_areas_capacity_inline_keeps_the_number_inside(admin_superuser_client, event, hall, make_attendee):
     for _ in range(3):
         services.check_in(attendee=make_attendee(), by=None, area=hall)
 
     data = event_form(event) | areas_form(event, changes={hall: {"name": "Great hall", "capacity": "2"}})
-    response = superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
+    response = admin_superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
 
     assert response.status_code == 302
     hall.refresh_from_db()
     assert (hall.name, hall.capacity, hall.inside) == ("Great hall", 2, 3)
 
 
-def test_deleting_an_area_nobody_was_in_inline_deletes_it(superuser_client, event, hall, workshop):
+def test_deleting_an_area_nobody_was_in_inline_deletes_it(admin_superuser_client, event, hall, workshop):
     data = event_form(event) | areas_form(event, changes={workshop: {"DELETE": "on"}})
 
-    response = superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
+    response = admin_superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
 
     assert response.status_code == 302
     assert list(event.areas.values_list("name", flat=True)) == ["Main hall"]
 
 
 def test_deleting_an_area_with_history_inline_is_refused_with_the_reason_and_keeps_it(
-    superuser_client, event, hall, workshop, attendee
+    admin_superuser_client, event, hall, workshop, attendee
 ):
     services.check_in(attendee=attendee, by=None, area=hall)
     services.check_out(attendee=attendee, by=None, area=hall)
@@ -188,7 +178,7 @@ def test_deleting_an_area_with_history_inline_is_refused_with_the_reason_and_kee
     data = event_form(event, name="PyCon US") | areas_form(
         event, changes={hall: {"DELETE": "on"}, workshop: {"DELETE": "on"}}
     )
-    response = superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
+    response = admin_superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
 
     assert response.status_code == 200
     [errors] = [formset.non_form_errors() for formset in response.context["inline_admin_formsets"]]
@@ -203,8 +193,8 @@ def test_deleting_an_area_with_history_inline_is_refused_with_the_reason_and_kee
     assert list(Record.objects.values()) == records
 
 
-def test_event_posted_without_its_areas_keeps_them(superuser_client, event, hall, workshop):
-    response = superuser_client.post(f"{EVENTS}{event.pk}/change/", event_form(event, name="PyCon US"))
+def test_event_posted_without_its_areas_keeps_them(admin_superuser_client, event, hall, workshop):
+    response = admin_superuser_client.post(f"{EVENTS}{event.pk}/change/", event_form(event, name="PyCon US"))
 
     assert response.status_code == 302
     event.refresh_from_db()
@@ -212,17 +202,17 @@ def test_event_posted_without_its_areas_keeps_them(superuser_client, event, hall
     assert sorted(event.areas.values_list("name", flat=True)) == ["Main hall", "Workshop"]
 
 
-def test_event_capacity_is_set_on_the_event_page(superuser_client, event):
+def test_event_capacity_is_set_on_the_event_page(admin_superuser_client, event):
     data = event_form(event, capacity="250") | areas_form(event)
 
-    response = superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
+    response = admin_superuser_client.post(f"{EVENTS}{event.pk}/change/", data)
 
     assert response.status_code == 302
     event.refresh_from_db()
     assert event.capacity == 250
 
 
-def test_event_with_areas_is_created_on_the_add_page(superuser_client):
+def test_event_with_areas_is_created_on_the_add_page(admin_superuser_client):
     data = event_form(Event(name="EuroPython"), capacity="1200") | {
         "areas-TOTAL_FORMS": "2",
         "areas-INITIAL_FORMS": "0",
@@ -232,7 +222,7 @@ def test_event_with_areas_is_created_on_the_add_page(superuser_client):
         "areas-1-capacity": "",
     }
 
-    response = superuser_client.post(f"{EVENTS}add/", data)
+    response = admin_superuser_client.post(f"{EVENTS}add/", data)
 
     assert response.status_code == 302
     event = Event.objects.get(name="EuroPython")
@@ -254,8 +244,10 @@ def places_on(html: str) -> dict[str, list[str]]:
     }
 
 
-def test_event_page_shows_inside_capacity_peak_and_check_ins_for_the_event_and_each_area(superuser_client, morning):
-    response = superuser_client.get(f"{EVENTS}{morning.pk}/change/")
+def test_event_page_shows_inside_capacity_peak_and_check_ins_for_the_event_and_each_area(
+    admin_superuser_client, morning
+):
+    response = admin_superuser_client.get(f"{EVENTS}{morning.pk}/change/")
 
     assert places_on(response.content.decode()) == {
         "Whole event": ["3 / 100", "4", "4"],
@@ -265,11 +257,11 @@ def test_event_page_shows_inside_capacity_peak_and_check_ins_for_the_event_and_e
     }
 
 
-def test_event_page_says_when_an_area_is_over_its_lowered_capacity(superuser_client, morning, workshop):
+def test_event_page_says_when_an_area_is_over_its_lowered_capacity(admin_superuser_client, morning, workshop):
     workshop.capacity = 1
     workshop.save()
 
-    response = superuser_client.get(f"{EVENTS}{morning.pk}/change/")
+    response = admin_superuser_client.get(f"{EVENTS}{morning.pk}/change/")
 
     assert places_on(response.content.decode())["Workshop"][0] == "2 / 1 (over capacity)"
 
@@ -331,8 +323,8 @@ def test_occupancy_by_area_leaves_out_another_events_areas(morning, other_event,
     assert dict((area.name, [count for _, count in line]) for area, line in by_area)["Main hall"] == [1, 0]
 
 
-def test_event_page_chart_draws_one_line_per_area_beside_the_events(superuser_client, morning):
-    response = superuser_client.get(f"{EVENTS}{morning.pk}/change/")
+def test_event_page_chart_draws_one_line_per_area_beside_the_events(admin_superuser_client, morning):
+    response = admin_superuser_client.get(f"{EVENTS}{morning.pk}/change/")
 
     svg = svg_on(response.content.decode())
     [event_line] = svg.findall(f".//{SVG}polyline[@class='occupancy-line']")
@@ -345,8 +337,8 @@ def test_event_page_chart_draws_one_line_per_area_beside_the_events(superuser_cl
     }
 
 
-def test_event_page_chart_labels_each_line_in_a_legend_with_its_own_dash_pattern(superuser_client, morning):
-    response = superuser_client.get(f"{EVENTS}{morning.pk}/change/")
+def test_event_page_chart_labels_each_line_in_a_legend_with_its_own_dash_pattern(admin_superuser_client, morning):
+    response = admin_superuser_client.get(f"{EVENTS}{morning.pk}/change/")
 
     svg = svg_on(response.content.decode())
     entries = svg.findall(f".//{SVG}g[@class='occupancy-legend-entry']")
@@ -390,20 +382,20 @@ def test_chart_caption_names_the_step_only_when_there_is_one():
     assert "at the start and at the end" in caption
 
 
-def test_chart_of_an_event_without_areas_has_one_line_and_no_legend(superuser_client, morning):
+def test_chart_of_an_event_without_areas_has_one_line_and_no_legend(admin_superuser_client, morning):
     Record.objects.filter(area__isnull=False).delete()
     Visit.objects.filter(area__isnull=False).delete()
     Area.objects.filter(event=morning).delete()
 
-    html = superuser_client.get(f"{EVENTS}{morning.pk}/change/").content.decode()
+    html = admin_superuser_client.get(f"{EVENTS}{morning.pk}/change/").content.decode()
 
     svg = svg_on(html)
     assert len(list(svg.iter(f"{SVG}polyline"))) == 1
     assert svg.find(f".//{SVG}g[@class='occupancy-legend']") is None
 
 
-def test_chart_takes_its_colours_from_the_admins_theme(superuser_client, morning):
-    html = superuser_client.get(f"{EVENTS}{morning.pk}/change/").content.decode()
+def test_chart_takes_its_colours_from_the_admins_theme(admin_superuser_client, morning):
+    html = admin_superuser_client.get(f"{EVENTS}{morning.pk}/change/").content.decode()
 
     svg = svg_on(html)
     assert "var(--body-fg" in svg.get("style")
@@ -447,15 +439,15 @@ def long_stays(make_attendee, hall, workshop) -> dict[str, Attendee]:
     ("hours", "expected"),
     [(1, {"Ada", "Alan"}), (2, {"Ada", "Alan"}), (4, {"Alan"}), (8, set())],
 )
-def test_attendee_list_filters_who_has_been_inside_longer_than_a_time(door_client, long_stays, hours, expected):
-    response = door_client.get(ATTENDEES, {"inside_longer_than": hours * 3600})
+def test_attendee_list_filters_who_has_been_inside_longer_than_a_time(admin_door_client, long_stays, hours, expected):
+    response = admin_door_client.get(ATTENDEES, {"inside_longer_than": hours * 3600})
 
     assert response.status_code == 200
     assert listed(response) == expected
 
 
-def test_attendee_list_offers_the_inside_longer_than_choices_in_hours(door_client, long_stays):
-    html = door_client.get(ATTENDEES).content.decode()
+def test_attendee_list_offers_the_inside_longer_than_choices_in_hours(admin_door_client, long_stays):
+    html = admin_door_client.get(ATTENDEES).content.decode()
 
     [choices] = re.findall(r"By inside longer than.*?</details>", html, re.DOTALL)
     assert re.findall(r'href="\?inside_longer_than=(\d+)"[^>]*>(.*?)</a>', choices) == [
@@ -466,15 +458,15 @@ def test_attendee_list_offers_the_inside_longer_than_choices_in_hours(door_clien
     ]
 
 
-def test_attendee_list_takes_any_whole_number_of_seconds_for_inside_longer_than(door_client, long_stays):
-    response = door_client.get(ATTENDEES, {"inside_longer_than": 300})
+def test_attendee_list_takes_any_whole_number_of_seconds_for_inside_longer_than(admin_door_client, long_stays):
+    response = admin_door_client.get(ATTENDEES, {"inside_longer_than": 300})
 
     assert listed(response) == {"Ada", "Alan", "Grace", "Linus"}
 
 
 @pytest.mark.parametrize("value", ["an hour", "1.5", "-60"])
-def test_attendee_list_with_inside_longer_than_not_a_whole_number_says_so(door_client, long_stays, value):
-    response = door_client.get(ATTENDEES, {"inside_longer_than": value})
+def test_attendee_list_with_inside_longer_than_not_a_whole_number_says_so(admin_door_client, long_stays, value):
+    response = admin_door_client.get(ATTENDEES, {"inside_longer_than": value})
 
     assert response.status_code == 302
     assert response["Location"].endswith("?e=1")
@@ -486,8 +478,8 @@ def area_cell(html: str, first_name: str) -> str:
     return cell
 
 
-def test_attendee_list_shows_the_area_each_attendee_is_in_now(door_client, long_stays):
-    html = door_client.get(ATTENDEES).content.decode()
+def test_attendee_list_shows_the_area_each_attendee_is_in_now(admin_door_client, long_stays):
+    html = admin_door_client.get(ATTENDEES).content.decode()
 
     assert area_cell(html, "Alan") == "Workshop"
     assert area_cell(html, "Ada") == "-"
@@ -514,12 +506,12 @@ def create_crowd_in_areas(event: Event, area: Area, size: int) -> None:
 @pytest.mark.parametrize("params", [{}, {"inside_longer_than": 3600}])
 @pytest.mark.parametrize("size", [5, 50])
 def test_attendee_list_with_areas_runs_in_a_constant_number_of_queries(
-    door_client, event, hall, django_assert_num_queries, size, params
+    admin_door_client, event, hall, django_assert_num_queries, size, params
 ):
     create_crowd_in_areas(event, hall, size)
 
     with django_assert_num_queries(CHANGELIST_QUERIES):
-        response = door_client.get(ATTENDEES, params)
+        response = admin_door_client.get(ATTENDEES, params)
 
     assert len(response.context["cl"].result_list) == (size if params else 2 * size)
     assert area_cell(response.content.decode(), "Bulk0") == "Main hall"
@@ -533,12 +525,12 @@ def event_row(html: str, event: Event) -> dict[str, str]:
     return dict(re.findall(r'<td class="field-(\w+)[^"]*">(.*?)</td>', row))
 
 
-def test_event_list_shows_registered_inside_and_capacity(door_client, morning, other_event, make_attendee):
+def test_event_list_shows_registered_inside_and_capacity(admin_door_client, morning, other_event, make_attendee):
     make_attendee(event=morning)
     other_event.capacity = None
     other_event.save()
 
-    html = door_client.get(EVENTS).content.decode()
+    html = admin_door_client.get(EVENTS).content.decode()
 
     row = event_row(html, morning)
     assert (row["registered"], row["inside"], row["capacity"]) == ("5", "3", "100")
@@ -546,8 +538,8 @@ def test_event_list_shows_registered_inside_and_capacity(door_client, morning, o
     assert (other["registered"], other["inside"], other["capacity"]) == ("0", "0", "-")
 
 
-def test_event_list_links_each_event_to_its_door_page(door_client, morning, other_event):
-    html = door_client.get(EVENTS).content.decode()
+def test_event_list_links_each_event_to_its_door_page(admin_door_client, morning, other_event):
+    html = admin_door_client.get(EVENTS).content.decode()
 
     for event in (morning, other_event):
         [href] = re.findall(r'href="([^"]*)"', event_row(html, event)["door"])
@@ -564,7 +556,7 @@ def test_event_list_offers_no_door_link_to_those_who_may_not_use_the_door(client
 
 
 @pytest.mark.parametrize("size", [5, 50])
-def test_event_list_runs_in_a_constant_number_of_queries(door_client, django_assert_num_queries, size):
+def test_event_list_runs_in_a_constant_number_of_queries(admin_door_client, django_assert_num_queries, size):
     events = Event.objects.bulk_create(Event(name=f"Event {n}", capacity=n) for n in range(size))
     Attendee.objects.bulk_create(
         Attendee(event=event, first_name="A", last_name=str(n), email=f"{event.pk}.{n}@example.org")
@@ -575,7 +567,7 @@ def test_event_list_runs_in_a_constant_number_of_queries(door_client, django_ass
     services.recount()
 
     with django_assert_num_queries(EVENT_LIST_QUERIES):
-        response = door_client.get(EVENTS)
+        response = admin_door_client.get(EVENTS)
 
     assert len(response.context["cl"].result_list) == size
     assert event_row(response.content.decode(), events[-1])["registered"] == "3"

@@ -86,18 +86,6 @@ def staff_with(make_user, *codenames: str, username: str = "organizer"):
 
 
 @pytest.fixture
-def superuser_client(client, make_user):
-    client.force_login(make_user("superuser", is_staff=True))
-    return client
-
-
-@pytest.fixture
-def door_client(client, make_user):
-    client.force_login(make_user("door_staff", is_staff=True))
-    return client
-
-
-@pytest.fixture
 def timed_event(event) -> Event:
     event.starts_at, event.ends_at = START, END
     event.save()
@@ -140,8 +128,8 @@ def crowd(make_attendee, timed_event, other_event) -> dict[str, Attendee]:
 # The event page
 
 
-def test_event_page_shows_the_attendance_figures_of_a_known_crowd(superuser_client, crowd, timed_event):
-    response = superuser_client.get(f"{EVENTS}{timed_event.pk}/change/")
+def test_event_page_shows_the_attendance_figures_of_a_known_crowd(admin_superuser_client, crowd, timed_event):
+    response = admin_superuser_client.get(f"{EVENTS}{timed_event.pk}/change/")
 
     assert response.status_code == 200
     assert figures_on(response.content.decode()) == {
@@ -156,10 +144,10 @@ def test_event_page_shows_the_attendance_figures_of_a_known_crowd(superuser_clie
     }
 
 
-def test_event_page_of_an_event_nobody_came_to_shows_no_median(superuser_client, make_attendee, event):
+def test_event_page_of_an_event_nobody_came_to_shows_no_median(admin_superuser_client, make_attendee, event):
     make_attendee()
 
-    response = superuser_client.get(f"{EVENTS}{event.pk}/change/")
+    response = admin_superuser_client.get(f"{EVENTS}{event.pk}/change/")
 
     figures = figures_on(response.content.decode())
     assert figures["Registered"] == "1"
@@ -168,18 +156,20 @@ def test_event_page_of_an_event_nobody_came_to_shows_no_median(superuser_client,
 
 
 def test_event_page_median_of_an_even_number_of_stays_is_the_mean_of_the_middle_two(
-    superuser_client, make_attendee, timed_event
+    admin_superuser_client, make_attendee, timed_event
 ):
     for minutes in (10, 20, 41, 80):
         visit(make_attendee(event=timed_event), at(10, 0), at(10, 0) + timedelta(minutes=minutes))
 
-    response = superuser_client.get(f"{EVENTS}{timed_event.pk}/change/")
+    response = admin_superuser_client.get(f"{EVENTS}{timed_event.pk}/change/")
 
     assert figures_on(response.content.decode())["Median time inside"] == "0:30:30"
 
 
-def test_event_page_shows_the_occupancy_chart_as_svg_with_title_axes_and_a_line(superuser_client, crowd, timed_event):
-    response = superuser_client.get(f"{EVENTS}{timed_event.pk}/change/")
+def test_event_page_shows_the_occupancy_chart_as_svg_with_title_axes_and_a_line(
+    admin_superuser_client, crowd, timed_event
+):
+    response = admin_superuser_client.get(f"{EVENTS}{timed_event.pk}/change/")
 
     svg = svg_on(response.content.decode())
     assert svg.find(f"{SVG}title").text == "People inside over time"
@@ -192,8 +182,8 @@ def test_event_page_shows_the_occupancy_chart_as_svg_with_title_axes_and_a_line(
     assert line.get("class") == "occupancy-line"
 
 
-def test_event_page_chart_draws_the_occupancy_of_the_event(superuser_client, crowd, timed_event):
-    response = superuser_client.get(f"{EVENTS}{timed_event.pk}/change/")
+def test_event_page_chart_draws_the_occupancy_of_the_event(admin_superuser_client, crowd, timed_event):
+    response = admin_superuser_client.get(f"{EVENTS}{timed_event.pk}/change/")
 
     drawn = counts_drawn(svg_on(response.content.decode()))
     assert drawn == [count for _, count in selectors.occupancy(timed_event)]
@@ -246,8 +236,8 @@ def test_occupancy_of_an_event_without_times_starts_at_the_first_check_in(make_a
     assert points == [(at(10, 0), 0), (at(10, 15), 1), (at(10, 30), 1), (at(10, 45), 0), (at(11, 0), 0)]
 
 
-def test_event_page_of_an_event_without_times_or_check_ins_says_there_is_nothing_to_draw(superuser_client, event):
-    response = superuser_client.get(f"{EVENTS}{event.pk}/change/")
+def test_event_page_of_an_event_without_times_or_check_ins_says_there_is_nothing_to_draw(admin_superuser_client, event):
+    response = admin_superuser_client.get(f"{EVENTS}{event.pk}/change/")
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -278,9 +268,9 @@ def test_event_page_with_view_attendee_shows_figures_and_chart_to_staff(client, 
     assert svg_on(html).find(f"{SVG}title").text == "People inside over time"
 
 
-def test_event_add_page_shows_no_figures_and_creates_the_event(superuser_client):
-    page = superuser_client.get(f"{EVENTS}add/")
-    response = superuser_client.post(
+def test_event_add_page_shows_no_figures_and_creates_the_event(admin_superuser_client):
+    page = admin_superuser_client.get(f"{EVENTS}add/")
+    response = admin_superuser_client.post(
         f"{EVENTS}add/",
         {
             "name": "EuroPython",
@@ -305,8 +295,8 @@ def test_event_add_page_shows_no_figures_and_creates_the_event(superuser_client)
     assert event.auto_checkout_at == datetime(2025, 7, 14, 19, tzinfo=UTC)
 
 
-def test_event_change_page_saves_with_the_figures_shown(superuser_client, crowd, timed_event):
-    response = superuser_client.post(
+def test_event_change_page_saves_with_the_figures_shown(admin_superuser_client, crowd, timed_event):
+    response = admin_superuser_client.post(
         f"{EVENTS}{timed_event.pk}/change/",
         {
             "name": "PyCon US",
@@ -337,12 +327,12 @@ def exported_rows(response) -> list[list[str]]:
 
 
 def test_export_action_streams_one_row_per_attendee_of_the_selected_events_only(
-    superuser_client, crowd, timed_event, other_event, make_attendee
+    admin_superuser_client, crowd, timed_event, other_event, make_attendee
 ):
     third = Event.objects.create(name="EuroPython")
     make_attendee(event=third, email="left-out@example.org")
 
-    response = superuser_client.post(EVENTS, action_post("export_attendance", [timed_event, other_event]))
+    response = admin_superuser_client.post(EVENTS, action_post("export_attendance", [timed_event, other_event]))
 
     header, *rows = exported_rows(response)
     assert header == CSV_HEADER
@@ -418,8 +408,8 @@ def sort_link(html: str, column: str, descending: bool = False) -> str:
     return f"-{index}" if descending else index
 
 
-def test_attendee_list_shows_time_inside_as_hours_minutes_and_seconds(superuser_client, crowd):
-    html = superuser_client.get(ATTENDEES).content.decode()
+def test_attendee_list_shows_time_inside_as_hours_minutes_and_seconds(admin_superuser_client, crowd):
+    html = admin_superuser_client.get(ATTENDEES).content.decode()
 
     assert "time inside" in html.lower()
     assert time_inside_cell(html, "ada@example.org") == "1:20:30"
@@ -437,10 +427,10 @@ def test_attendee_list_shows_time_inside_as_hours_minutes_and_seconds(superuser_
         (True, ["ada", "alan", "edsger", "linus"]),
     ],
 )
-def test_attendee_list_sorts_by_time_inside(superuser_client, crowd, descending, expected):
-    order = sort_link(superuser_client.get(ATTENDEES).content.decode(), "time_inside", descending)
+def test_attendee_list_sorts_by_time_inside(admin_superuser_client, crowd, descending, expected):
+    order = sort_link(admin_superuser_client.get(ATTENDEES).content.decode(), "time_inside", descending)
 
-    response = superuser_client.get(ATTENDEES, {"o": order, "state": "left"})
+    response = admin_superuser_client.get(ATTENDEES, {"o": order, "state": "left"})
 
     assert [attendee.first_name.lower() for attendee in response.context["cl"].result_list] == expected
 
@@ -465,13 +455,13 @@ def create_stays(event: Event, count: int) -> None:
 @pytest.mark.parametrize("order", ["", "time_inside"])
 @pytest.mark.parametrize("size", [5, 50])
 def test_attendee_list_with_time_inside_runs_in_a_constant_number_of_queries(
-    door_client, event, django_assert_num_queries, size, order
+    admin_door_client, event, django_assert_num_queries, size, order
 ):
     create_stays(event, size)
-    params = {"o": sort_link(door_client.get(ATTENDEES).content.decode(), order)} if order else {}
+    params = {"o": sort_link(admin_door_client.get(ATTENDEES).content.decode(), order)} if order else {}
 
     with django_assert_num_queries(CHANGELIST_QUERIES):
-        response = door_client.get(ATTENDEES, params)
+        response = admin_door_client.get(ATTENDEES, params)
 
     assert response.status_code == 200
     assert time_inside_cell(response.content.decode(), "bulk0@example.org") == "0:01:00"
@@ -480,19 +470,19 @@ def test_attendee_list_with_time_inside_runs_in_a_constant_number_of_queries(
 # Admin actions are recorded as such
 
 
-def test_check_in_action_records_its_check_ins_with_source_admin(door_client, make_attendee):
+def test_check_in_action_records_its_check_ins_with_source_admin(admin_door_client, make_attendee):
     attendees = [make_attendee("never"), make_attendee("left")]
 
-    door_client.post(ATTENDEES, action_post("check_in_selected", attendees))
+    admin_door_client.post(ATTENDEES, action_post("check_in_selected", attendees))
 
     records = Record.objects.filter(type=Record.Type.CHECK_IN, recorded_by__username="door_staff")
     assert sorted(records.values_list("attendee", "source")) == sorted((a.pk, "admin") for a in attendees)
 
 
-def test_check_out_action_records_its_check_outs_with_source_admin(door_client, make_attendee):
+def test_check_out_action_records_its_check_outs_with_source_admin(admin_door_client, make_attendee):
     attendees = [make_attendee("inside"), make_attendee("inside")]
 
-    door_client.post(ATTENDEES, action_post("check_out_selected", attendees))
+    admin_door_client.post(ATTENDEES, action_post("check_out_selected", attendees))
 
     records = Record.objects.filter(type=Record.Type.CHECK_OUT)
     assert sorted(records.values_list("attendee", "source", "recorded_by__username")) == sorted(
@@ -513,8 +503,8 @@ def record_fields(record: Record) -> dict:
     return Record.objects.filter(pk=record.pk).values().get()
 
 
-def test_record_list_loads_without_add_link_or_delete_action(superuser_client, record):
-    response = superuser_client.get(RECORDS)
+def test_record_list_loads_without_add_link_or_delete_action(admin_superuser_client, record):
+    response = admin_superuser_client.get(RECORDS)
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -523,18 +513,18 @@ def test_record_list_loads_without_add_link_or_delete_action(superuser_client, r
     assert "delete_selected" not in offered_actions(response)
 
 
-def test_record_add_page_is_refused_to_a_superuser(superuser_client, record):
-    response = superuser_client.post(f"{RECORDS}add/", {"type": "check_in", "source": "admin"})
+def test_record_add_page_is_refused_to_a_superuser(admin_superuser_client, record):
+    response = admin_superuser_client.post(f"{RECORDS}add/", {"type": "check_in", "source": "admin"})
 
     assert response.status_code == 403
     assert Record.objects.count() == 1
 
 
-def test_record_change_page_is_view_only_and_its_post_changes_nothing(superuser_client, record):
+def test_record_change_page_is_view_only_and_its_post_changes_nothing(admin_superuser_client, record):
     before = record_fields(record)
 
-    page = superuser_client.get(f"{RECORDS}{record.pk}/change/")
-    response = superuser_client.post(
+    page = admin_superuser_client.get(f"{RECORDS}{record.pk}/change/")
+    response = admin_superuser_client.post(
         f"{RECORDS}{record.pk}/change/",
         {"station": "Back door", "source": "correction", "type": "check_out", "reason": "tampered"},
     )
@@ -545,10 +535,10 @@ def test_record_change_page_is_view_only_and_its_post_changes_nothing(superuser_
     assert record_fields(record) == before
 
 
-def test_record_delete_is_refused_even_for_a_superuser(superuser_client, record):
-    page = superuser_client.get(f"{RECORDS}{record.pk}/delete/")
-    response = superuser_client.post(f"{RECORDS}{record.pk}/delete/", {"post": "yes"})
-    superuser_client.post(RECORDS, {**action_post("delete_selected", [record]), "post": "yes"})
+def test_record_delete_is_refused_even_for_a_superuser(admin_superuser_client, record):
+    page = admin_superuser_client.get(f"{RECORDS}{record.pk}/delete/")
+    response = admin_superuser_client.post(f"{RECORDS}{record.pk}/delete/", {"post": "yes"})
+    admin_superuser_client.post(RECORDS, {**action_post("delete_selected", [record]), "post": "yes"})
 
     assert page.status_code == 403
     assert response.status_code == 403

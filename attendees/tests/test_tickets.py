@@ -143,21 +143,13 @@ def create_attendees(event, count: int) -> list[Attendee]:
 
 
 @pytest.fixture
-def editor_client(client, make_user):
-    client.force_login(make_user("editor", is_staff=True))
-    return client
+def editor_client(admin_client_as):
+    return admin_client_as("editor")
 
 
 @pytest.fixture
-def viewer_client(client, make_user):
-    client.force_login(make_user("viewer", is_staff=True))
-    return client
-
-
-@pytest.fixture
-def door_client(client, make_user):
-    client.force_login(make_user("door_staff", is_staff=True))
-    return client
+def viewer_client(admin_client_as):
+    return admin_client_as("viewer")
 
 
 @pytest.fixture
@@ -526,14 +518,16 @@ def test_ticket_actions_are_not_offered_without_change_attendee(client, make_use
     assert not offered_actions(response) & {"email_tickets", "print_badges"}
 
 
-def test_email_tickets_action_posted_without_change_attendee_sends_nothing(door_client, locmem_email, mailoutbox, ada):
-    door_client.post(CHANGELIST, action_post("email_tickets", [ada]), follow=True)
+def test_email_tickets_action_posted_without_change_attendee_sends_nothing(
+    admin_door_client, locmem_email, mailoutbox, ada
+):
+    admin_door_client.post(CHANGELIST, action_post("email_tickets", [ada]), follow=True)
 
     assert mailoutbox == []
 
 
-def test_print_badges_action_posted_without_change_attendee_shows_no_badge(door_client, ada):
-    response = door_client.post(CHANGELIST, action_post("print_badges", [ada]), follow=True)
+def test_print_badges_action_posted_without_change_attendee_shows_no_badge(admin_door_client, ada):
+    response = admin_door_client.post(CHANGELIST, action_post("print_badges", [ada]), follow=True)
 
     assert ada.ticket_code not in response.content.decode()
     assert '<article class="badge">' not in response.content.decode()
