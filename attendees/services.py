@@ -798,8 +798,8 @@ def _ones_stays(which: str) -> QuerySet[Visit]:
 
 
 def _prepared_insert(model: type[Model], fields: list[str], rows: Callable[[], QuerySet], **options) -> Prepared:
-    """`INSERT INTO model (fields) SELECT ...` of `rows()`, prepared; `returning`: the
-    names of the fields to return (every record column for `Record`)."""
+    """`INSERT INTO model (fields) SELECT ...` of `rows()`, prepared; with `returning`,
+    it returns every column of the rows it writes (see `_as_records`)."""
     returning = options.pop("returning", False)
 
     def build(alias: str) -> tuple[str, list]:
