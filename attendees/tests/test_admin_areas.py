@@ -77,17 +77,19 @@ NAMES = ("ada", "grace", "alan", "linus")
 # The areas inline
 
 
-def event_form(event: Event, **fields) -> dict:
-    """The event page's own fields as the browser posts them."""
+def event_form(event: Event | None = None, **fields) -> dict:
+    """The event page's own fields as the browser posts them (split date and time):
+    `event`'s, or those of a new event (PyCon DE, in Berlin)."""
     return {
-        "name": event.name,
+        "name": event.name if event else "PyCon DE",
+        "timezone": event.timezone if event else "Europe/Berlin",
         "starts_at_0": "",
         "starts_at_1": "",
         "ends_at_0": "",
         "ends_at_1": "",
         "auto_checkout_at_0": "",
         "auto_checkout_at_1": "",
-        "capacity": "" if event.capacity is None else str(event.capacity),
+        "capacity": "" if event is None or event.capacity is None else str(event.capacity),
         **fields,
     }
 

@@ -9,6 +9,8 @@ from django.contrib.admin.models import LogEntry
 from attendees import services
 from attendees.models import Event, Record
 
+from .test_admin_areas import event_form
+
 pytestmark = pytest.mark.django_db
 
 
@@ -59,22 +61,6 @@ def test_the_door_page_gives_its_script_each_events_zone(client, door_staff, eve
 
 EVENTS = "/admin/attendees/event/"
 BERLIN_NINE = datetime.datetime(2026, 12, 6, 8, 0, tzinfo=datetime.UTC)
-
-
-def event_form(**fields) -> dict:
-    """The event page's own fields as the browser posts them (split date and time)."""
-    return {
-        "name": "PyCon DE",
-        "timezone": "Europe/Berlin",
-        "starts_at_0": "",
-        "starts_at_1": "",
-        "ends_at_0": "",
-        "ends_at_1": "",
-        "auto_checkout_at_0": "",
-        "auto_checkout_at_1": "",
-        "capacity": "",
-        **fields,
-    }
 
 
 @pytest.fixture
