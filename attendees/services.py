@@ -409,7 +409,8 @@ def _count_arrival(attendee: Attendee) -> None:
 
 
 def _release(place: type[Event] | type[Area], pk: int) -> None:
-    place.objects.filter(pk=pk).update(inside=F("inside") - 1)
+    """Hand back a place taken inside the event or area `pk`."""
+    _LEAVE_A_PLACE[place].execute(router.db_for_write(place), pk=pk, count=1)
 
 
 def _full_or_inside(attendee: Attendee, place: Event | Area) -> AttendanceError:
