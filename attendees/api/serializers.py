@@ -76,17 +76,37 @@ class TicketCodeForEditorsOnly:
         return fields
 
 
+def fresh_copy(field: serializers.Field) -> serializers.Field:
+    """A copy of an unbound field for one serializer instance, as the REST framework's
+    deep copy gives, without running the field's `__init__` again (most of the time a
+    serializer takes to set up): its own attributes, to which binding adds its name and
+    parent, sharing what a field only reads (validators, messages, choices). A field's
+    child (`ListField`, many related) is copied too and made the copy's child. Nested
+    serializers, and fields with a mutable default, are deep-copied as before."""
+    if isinstance(field, serializers.BaseSerializer) or isinstance(field.default, (list, dict, set)):
+        return copy.deepcopy(field)
+    clone = object.__new__(type(field))
+    clone.__dict__.update(field.__dict__)
+    for name in ("child", "child_relation"):
+        inner = field.__dict__.get(name)
+        if inner is not None:
+            inner = fresh_copy(inner)
+            inner.parent = clone
+            setattr(clone, name, inner)
+    return clone
+
+
 class FieldsBuiltOnce:
-    """A model serializer whose fields are built from the model once per class, not on
-    every instance as the REST framework does (a good part of an answer's time); each
-    instance gets its own copy, as it gets its declared fields."""
+    """A serializer whose fields are built once per class (from the model, for a model
+    serializer), not on every instance as the REST framework does; each instance gets
+    its own copies (see `fresh_copy`), as it gets its declared fields."""
 
     def get_fields(self):
         built = type(self).__dict__.get("_fields_built")
         if built is None:
             built = super().get_fields()
             type(self)._fields_built = built
-        return copy.deepcopy(built)
+        return {name: fresh_copy(field) for name, field in built.items()}
 
 
 class StrictModelSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
@@ -257,7 +277,7 @@ class AttendeeSerializer(TicketCodeForEditorsOnly, StrictModelSerializer):
         return attrs
 
 
-class AttendanceRequestSerializer(serializers.Serializer):
+class AttendanceRequestSerializer(FieldsBuiltOnce, serializers.Serializer):
     """The body of a check-in or check-out: nothing is needed, the time is the server's."""
 
     station = StationField()
@@ -410,7 +430,7 @@ class CorrectionSerializer(serializers.Serializer):
         return attrs
 
 
-class ScanSerializer(serializers.Serializer):
+class ScanSerializer(FieldsBuiltOnce, serializers.Serializer):
     """A ticket scanned at the door."""
 
     ticket_code = StrictCharField(
