@@ -135,3 +135,9 @@ def admin_superuser_client(admin_client_as):
 @pytest.fixture
 def admin_door_client(admin_client_as):
     return admin_client_as("door_staff")
+
+
+def statement_kinds(captured) -> list[str]:
+    """The first keyword of each statement captured: SELECT, INSERT, UPDATE, SAVEPOINT...
+    (a UNION of SELECTs, in parentheses on PostgreSQL, is a SELECT)."""
+    return [query["sql"].lstrip("(").split()[0] for query in captured.captured_queries]

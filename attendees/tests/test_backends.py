@@ -56,9 +56,9 @@ def test_every_answer_is_djangos(people):
     assert _answers(ModelBackend(), AnonymousUser()) == _answers(django_backends.ModelBackend(), AnonymousUser())
 
 
-def test_a_users_permissions_cost_two_queries_then_none(people, django_assert_num_queries):
+def test_a_users_own_and_group_permissions_cost_one_query_then_none(people, django_assert_num_queries):
     grouped = _fresh(people[1])
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         assert ModelBackend().has_perm(grouped, "attendees.record_attendance")
     with django_assert_num_queries(0):
         assert not ModelBackend().has_perm(grouped, "auth.add_user")
@@ -69,3 +69,25 @@ def test_a_permission_given_later_counts_for_the_next_request(people):
     assert not ModelBackend().has_perm(_fresh(nothing), "attendees.change_event")
     nothing.user_permissions.add(_permission("attendees.change_event"))
     assert ModelBackend().has_perm(_fresh(nothing), "attendees.change_event")
+
+
+def test_asking_for_the_groups_first_reads_the_users_own_too(people, django_assert_num_queries):
+    both = _fresh(people[2])
+    with django_assert_num_queries(1):
+        assert ModelBackend().get_group_permissions(both) == {
+            "attendees.view_attendee",
+            "attendees.record_attendance",
+        }
+    with django_assert_num_queries(0):
+        assert ModelBackend().get_user_permissions(both) == {"auth.add_user"}
+
+
+def test_a_kind_already_read_is_kept_as_read(people, django_assert_num_queries):
+    both = _fresh(people[2])
+    both._user_perm_cache = {"attendees.read_earlier"}
+    with django_assert_num_queries(1):
+        assert ModelBackend().get_all_permissions(both) == {
+            "attendees.read_earlier",
+            "attendees.view_attendee",
+            "attendees.record_attendance",
+        }

@@ -243,8 +243,9 @@ def test_door_counts_give_inside_left_and_not_arrived_of_the_event_only(
         make_attendee(state)
     make_attendee("inside", event=other_event)
 
-    # Session, user, the user's and the groups' permissions, the event with its live counts.
-    with django_assert_num_queries(5):
+    # Session, user, the user's and the groups' permissions (one query), the event with its
+    # live counts.
+    with django_assert_num_queries(4):
         response = door_staff_client.get(COUNTS, {"event": event.pk})
 
     assert response.status_code == 200
@@ -325,15 +326,15 @@ def test_door_counts_of_an_area_take_as_many_queries_for_a_crowd_as_for_one(
     door_staff_client, make_attendee, event, workshop, django_assert_num_queries
 ):
     services.check_in(attendee=make_attendee(), by=None, area=workshop)
-    # Session, user, the two permission queries, the event with its live counts, the area.
-    with django_assert_num_queries(6):
+    # Session, user, the permission query, the event with its live counts, the area.
+    with django_assert_num_queries(5):
         door_staff_client.get(COUNTS, {"event": event.pk, "area": workshop.pk})
     workshop.capacity = 40
     workshop.save()
     for _ in range(30):
         services.check_in(attendee=make_attendee(), by=None, area=workshop)
 
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = door_staff_client.get(COUNTS, {"event": event.pk, "area": workshop.pk})
 
     assert response.json()["place"]["inside"] == 31

@@ -46,16 +46,17 @@ FIGURE_KEYS = {
 NO_AREAS = {"capacity": None, "areas": []}
 CSV_HEADER = ["id", "name", "email", "state", "first_check_in", "last_check_out", "visits", "seconds_inside"]
 
-# Token and user, the user's permissions and group permissions, the event, then the
-# figures: the states, the visits, the middle times inside, the peaks and the areas.
-ATTENDANCE_QUERIES = 9
-# Token and user, the user's permissions and group permissions, the event: before the
-# first byte. Then one query for all the rows, read while streaming.
-CSV_REQUEST_QUERIES = 4
+# Token and user, the user's permissions and group permissions (one query), the event,
+# then the figures: the states, the visits, the middle times inside, the peaks and the
+# areas.
+ATTENDANCE_QUERIES = 8
+# Token and user, the user's permissions and group permissions (one query), the event:
+# before the first byte. Then one query for all the rows, read while streaming.
+CSV_REQUEST_QUERIES = 3
 CSV_STREAM_QUERIES = 1
-# Token and user, the user's permissions and group permissions, the attendee, its records
-# with their recorders and voiders.
-HISTORY_QUERIES = 5
+# Token and user, the user's permissions and group permissions (one query), the
+# attendee, its records with their recorders and voiders.
+HISTORY_QUERIES = 4
 
 BULK_CHECKOUT = "/api/attendees/bulk-checkout/"
 
