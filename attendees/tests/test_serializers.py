@@ -14,6 +14,7 @@ from attendees.api.serializers import (
     ScanSerializer,
     fresh_copy,
 )
+from attendees.models import Event
 
 
 def test_each_instance_has_its_own_fields_bound_to_it():
@@ -78,3 +79,15 @@ def test_answers_are_the_same_as_with_deep_copies(attendee, door_staff, monkeypa
     assert fresh[1]["recorded_by"] == door_staff.get_username()
     monkeypatch.setattr("attendees.api.serializers.fresh_copy", copy.deepcopy)
     assert answers() == fresh
+
+
+def test_a_many_related_fields_child_is_copied_and_belongs_to_the_copy(event):
+    class Events(FieldsBuiltOnce, serializers.Serializer):
+        events = serializers.PrimaryKeyRelatedField(many=True, queryset=Event.objects.all())
+
+    first, second = Events(data={"events": [event.pk]}), Events()
+    many = first.fields["events"]
+    assert many.child_relation is not second.fields["events"].child_relation
+    assert many.child_relation.parent is many
+    assert first.is_valid(), first.errors
+    assert first.validated_data["events"] == [event]
