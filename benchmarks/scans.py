@@ -203,7 +203,7 @@ def run(
         # a server of their own that logs how long each request took it.
         access_log = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-access-"))) / "access.log"
         port, _ = stack.enter_context(gunicorn(*SERVERS["api"], database_url, access_log=access_log))
-        closed_loop(port, token, _scans("api", "scan", _take(tickets, WARM_UP_REQUESTS // 2)), 8, WARM_UP_REQUESTS, 30)
+        closed_loop(port, token, side_by_side(_take(tickets, WARM_UP_REQUESTS // 2)), 8, WARM_UP_REQUESTS, 30)
         paired = [
             paired_run(port, access_log, token, _take(tickets, scans_per_run), clients, max_requests, seconds)
             for clients in concurrency
@@ -490,11 +490,8 @@ def paired_run(
     """The API's checkin and scan in one closed loop: a check-in and check-out by id, then
     a scan in and out by code, in turn. The mean time of each in the server, from the
     lines its access log gained, and the mean latency of each at the client."""
-    scans = []
-    for by_id_ticket, by_code_ticket in zip(tickets[::2], tickets[1::2], strict=False):
-        scans += [by_id(PREFIXES["api"], by_id_ticket), by_code(PREFIXES["api"], by_code_ticket)]
     logged = access_log.stat().st_size
-    run = closed_loop(port, token, scans, clients, max_requests, seconds)
+    run = closed_loop(port, token, side_by_side(tickets), clients, max_requests, seconds)
     latencies = {endpoint: mean(values) for endpoint, values in run["latencies_by_endpoint"].items()}
     served = {endpoint: mean(values) for endpoint, values in _served(access_log, logged, run["requests"]).items()}
     return {
@@ -506,6 +503,14 @@ def paired_run(
         "scan_over_checkin": ratio(served["checkin"], served["scan"]),
         "latency_scan_over_checkin": ratio(latencies["checkin"], latencies["scan"]),
     }
+
+
+def side_by_side(tickets: list[Ticket]) -> list[list[Request]]:
+    """Scans through the API by id and by code in turn, each of its own attendee."""
+    scans = []
+    for by_id_ticket, by_code_ticket in zip(tickets[::2], tickets[1::2], strict=False):
+        scans += [by_id(PREFIXES["api"], by_id_ticket), by_code(PREFIXES["api"], by_code_ticket)]
+    return scans
 
 
 def _served(access_log: Path, offset: int, requests: int) -> dict[str, list[float]]:
