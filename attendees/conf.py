@@ -41,6 +41,10 @@ def _positive_whole_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _true_or_false(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
 def _url_or_none(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value != "")
 
@@ -71,6 +75,11 @@ SETTINGS: dict[str, Setting] = {
     "DOOR_LOGIN_URL": Setting(None, "None, a URL or a URL name", _url_or_none),
     # The `Retry-After` the API sends with its 503 while the database cannot be reached.
     "RETRY_AFTER_SECONDS": Setting(5, "a whole number of seconds greater than 0", _positive_whole_number),
+    # On PostgreSQL, a door's few statements (see `attendees.prepared`) are prepared on the
+    # server once per connection, so that it plans them once. False behind a connection
+    # pooler that shares server connections between transactions (PgBouncer's
+    # transaction mode), where a connection may not hold what was prepared on it.
+    "PREPARE_ON_SERVER": Setting(True, "True or False", _true_or_false),
 }
 
 DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}

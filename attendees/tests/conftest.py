@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from attendees import services
 from attendees.models import Attendee, Event
+from attendees.prepared import executed
 
 ROLE_PERMISSIONS = {
     "no_permission": [],
@@ -139,5 +140,6 @@ def admin_door_client(admin_client_as):
 
 def statement_kinds(captured) -> list[str]:
     """The first keyword of each statement captured: SELECT, INSERT, UPDATE, SAVEPOINT...
-    (a UNION of SELECTs, in parentheses on PostgreSQL, is a SELECT)."""
-    return [query["sql"].lstrip("(").split()[0] for query in captured.captured_queries]
+    (a UNION of SELECTs, in parentheses on PostgreSQL, is a SELECT; a prepared statement
+    is what it runs)."""
+    return [executed(query["sql"]).lstrip("(").split()[0] for query in captured.captured_queries]

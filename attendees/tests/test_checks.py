@@ -136,6 +136,8 @@ def test_unknown_attendees_settings_are_an_error_naming_them():
         ("DOOR_LOGIN_URL", ""),
         ("DOOR_LOGIN_URL", 42),
         ("RETRY_AFTER_SECONDS", 0),
+        ("PREPARE_ON_SERVER", 0),
+        ("PREPARE_ON_SERVER", "no"),
     ],
 )
 def test_an_attendees_setting_of_the_wrong_kind_is_an_error(name, value):
@@ -156,6 +158,7 @@ def test_an_attendees_setting_of_the_wrong_kind_is_an_error(name, value):
         "ROSTER_CHUNK_SIZE": 5000,
         "DOOR_LOGIN_URL": "door-staff:login",
         "RETRY_AFTER_SECONDS": 30,
+        "PREPARE_ON_SERVER": False,
     }
 )
 def test_attendees_settings_of_the_right_kind_pass():

@@ -15,6 +15,7 @@ def test_without_attendees_settings_every_setting_has_its_documented_default(set
         "ROSTER_CHUNK_SIZE": 1000,
         "DOOR_LOGIN_URL": None,
         "RETRY_AFTER_SECONDS": 5,
+        "PREPARE_ON_SERVER": True,
     }
     for name in DEFAULTS.keys() - {"DOOR_LOGIN_URL"}:
         assert getattr(app_settings, name) == DEFAULTS[name]

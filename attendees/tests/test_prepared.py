@@ -4,13 +4,14 @@ querysets built with the values themselves would run."""
 import datetime
 
 import pytest
-from django.db import connection
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import CharField, F, Q, Value
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from attendees import selectors, services
 from attendees.models import Area, Attendee, Event
-from attendees.prepared import Param, Prepared, PreparedQuery, select_sql, update_sql
+from attendees.prepared import Param, Prepared, PreparedQuery, executed, select_sql, update_sql
 
 ALIAS = "default"
 NOW = datetime.datetime(2026, 5, 4, 9, 30, 15, 123456, tzinfo=datetime.UTC)
@@ -124,3 +125,88 @@ def test_a_statement_without_parameters_is_refused(db):
     statement = Prepared(lambda alias: select_sql(Event.objects.values_list("pk"), alias))
     with pytest.raises(ValueError, match="without parameters"):
         statement.sql(ALIAS)
+
+
+# Prepared on the server (PostgreSQL)
+
+
+def _named(make_attendee):
+    """A statement, the attendee it finds by name, and what it answers for them."""
+    statement = PreparedQuery(
+        lambda: (
+            Attendee.objects.filter(first_name=Param("name", Attendee._meta.get_field("first_name")))
+            .annotate(share=Value("100%", output_field=CharField()))
+            .values_list("pk", "share")
+        )
+    )
+    ada = make_attendee(first_name="Ada")
+    return statement, [{"pk": ada.pk, "share": "100%"}]
+
+
+@pytest.mark.postgresql
+def test_a_statement_is_prepared_on_the_server_once_per_connection(make_attendee):
+    statement, answer = _named(make_attendee)
+
+    with CaptureQueriesContext(connection) as first:
+        assert statement.rows(ALIAS, name="Ada") == answer
+    with CaptureQueriesContext(connection) as second:
+        assert statement.rows(ALIAS, name="Ada") == answer
+        assert statement.rows(ALIAS, name="Nobody") == []
+
+    [sent] = [query["sql"] for query in first.captured_queries]
+    assert sent.startswith(f"PREPARE {statement.name} (varchar(150)) AS SELECT")
+    assert f"; EXECUTE {statement.name} ('Ada')" in sent
+    assert [query["sql"] for query in second.captured_queries] == [
+        f"EXECUTE {statement.name} ('Ada')",
+        f"EXECUTE {statement.name} ('Nobody')",
+    ]
+    assert executed(sent) == executed(second.captured_queries[0]["sql"]) == statement.built[ALIAS][0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = %s", [statement.name])
+        assert cursor.fetchone() == (1,)
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_prepares_the_statement_again(make_attendee):
+    statement, answer = _named(make_attendee)
+    assert statement.rows(ALIAS, name="Ada") == answer
+
+    connection.close()
+
+    with CaptureQueriesContext(connection) as again:
+        assert statement.rows(ALIAS, name="Ada") == answer
+    assert again.captured_queries[0]["sql"].startswith(f"PREPARE {statement.name} ")
+
+
+@pytest.mark.postgresql
+def test_a_statement_stays_prepared_after_its_run_fails(make_attendee, event):
+    """A failed EXECUTE aborts its transaction but not the PREPARE sent with it."""
+    renamed = Prepared(
+        lambda alias: update_sql(
+            Area.objects.filter(pk=Param("area", Area._meta.pk)),
+            alias,
+            name=Param("name", Area._meta.get_field("name")),
+        )
+    )
+    hall = Area.objects.create(event=event, name="Hall")
+    Area.objects.create(event=event, name="Garden")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        renamed.execute(ALIAS, area=hall.pk, name="Garden")
+
+    with CaptureQueriesContext(connection) as after:
+        assert renamed.execute(ALIAS, area=hall.pk, name="Main hall")[0] == 1
+    assert after.captured_queries[0]["sql"].startswith(f"EXECUTE {renamed.name} ")
+    hall.refresh_from_db()
+    assert hall.name == "Main hall"
+
+
+@pytest.mark.postgresql
+def test_without_prepare_on_server_the_sql_is_sent_as_built(make_attendee, settings):
+    settings.ATTENDEES = {"PREPARE_ON_SERVER": False}
+    statement, answer = _named(make_attendee)
+
+    with CaptureQueriesContext(connection) as plain:
+        assert statement.rows(ALIAS, name="Ada") == answer
+    assert plain.captured_queries[0]["sql"].startswith("SELECT")
