@@ -10,7 +10,7 @@ itself would run, so the rules stay written once, in the querysets.
 
 On PostgreSQL the statement is also prepared on the server (`PREPARE`), once per
 connection, and run with `EXECUTE`: the database then plans it once, not on every run
-(planning the permission query alone took 0.5 ms, five times its run). The first run
+(planning the permission query alone took 0.5 ms, four times its run). The first run
 on a connection sends both in one round trip. `ATTENDEES["PREPARE_ON_SERVER"] = False`
 turns this off, for a pooler that shares server connections between transactions.
 """

@@ -45,8 +45,10 @@ SCAN_GOAL_TARGET = (
 STARTUP_SECONDS = 60
 REQUEST_TIMEOUT = 30
 WARM_UP_REQUESTS = 64
-# Each HTTP run is taken in this many parts, in turn with the other runs of its level.
-ROUNDS = 3
+# Each HTTP run is taken in this many parts, in turn with the other runs of its level,
+# in one order and then the other: an even number, so that at every level each run
+# comes first as often as the other does.
+ROUNDS = 4
 STATION = "North door"
 SERVERS = {
     "api": ("eventsite.wsgi", "eventsite.settings"),
@@ -215,8 +217,8 @@ def run(
         'direction "in" then "out" and the event; each request with a station; the bare server the same at /bare/',
         f"closed loop: each client thread sends its next request when the last is answered; at most "
         f"{max_requests:,} requests or {seconds:g} s per run, in {ROUNDS} parts taken in turn with the level's "
-        "other runs; gunicorn's sync workers close the connection after each response, so every request opens "
-        "a new one",
+        "other runs, half of them in the other order; gunicorn's sync workers close the connection after each "
+        "response, so every request opens a new one",
         "bare: plain Django views, hand-written SQL, same token, permission rule and response body",
         _statements_note(per_scan),
     ]
