@@ -28,7 +28,7 @@ from django.urls import resolve
 from . import data
 from .client import api_client, expect
 from .report import Section, Target, figure, ms
-from .timing import Clock, captured_queries, median, percentile, ratio, rotated, statements
+from .timing import Clock, captured_queries, mean, median, percentile, ratio, rotated, statements
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 4
@@ -533,10 +533,6 @@ def _served(access_log: Path, offset: int, requests: int) -> dict[str, list[floa
         endpoint = "scan" if path.endswith("/scans/") else "checkin"
         served.setdefault(endpoint, []).append(int(microseconds) / 1e6)
     return served
-
-
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
 
 
 def closed_loop(

@@ -64,6 +64,10 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
+def mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else math.nan
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     """Nearest-rank percentile of already sorted values."""
     if not sorted_values:
