@@ -6,10 +6,9 @@ import datetime
 import hashlib
 from collections.abc import Iterator, Sequence
 
-from django.db import connections, router
+from django.db import router
 from django.db.models import (
     BooleanField,
-    Case,
     Count,
     DurationField,
     Exists,
@@ -24,13 +23,11 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
-    When,
-    Window,
 )
-from django.db.models.functions import Coalesce, TruncMinute
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Area, Attendee, Event, Record, RefusedScan, Visit
+from .models import Area, Attendee, Event, PlaceMinute, Record, RefusedScan, TimeInside, Visit
 from .prepared import Param, PreparedQuery
 
 
@@ -171,93 +168,94 @@ def event_counts(event: Event) -> dict[str, int]:
 
 def attendance_figures(event: Event, now: datetime.datetime | None = None) -> dict:
     """Who is inside, who left, who never came, how many check-ins and check-outs stand,
-    and the median time inside of those who came. Three queries whatever the number of
-    attendees: the states, the visits, and the one or two middle values of the sorted
-    times inside, which the database sorts and picks."""
+    the median time inside of those who came, the peaks inside, and the same per area.
+    Four queries whatever the number of attendees, all of kept rows: the event's live
+    counts, its `PlaceMinute`s, its areas, and the one or two middle values of the
+    times inside (`TimeInside`), which the database sorts and picks."""
     now = now or timezone.now()
-    attendees = Attendee.objects.filter(event=event)
     # The live counts as they are now, whatever the copy of the event in hand holds.
     states = event_counts(Event.objects.only("registered", "inside", "arrived").get(pk=event.pk))
-    visits = (
-        Visit.objects.filter(attendee__event=event)
-        .standing()
-        .in_event()
-        .aggregate(check_ins=Count("pk"), check_outs=Count("pk", filter=Q(checked_out_at__isnull=False)))
-    )
+    places = place_figures(event)
     came = states["inside"] + states["left"]
     median = None
     if came:
         middle = (came - 1) // 2
-        # Each attendee's total, summed in one grouped pass over the stays.
-        stay = ExpressionWrapper(
-            Coalesce(F("checked_out_at"), Value(now)) - F("checked_in_at"), output_field=DurationField()
-        )
+        # Each attendee's time inside, a sum of two kept columns (see `TimeInside`).
+        since_1970 = (now - TimeInside.EPOCH).total_seconds()
         times = (
-            Visit.objects.filter(attendee__in=attendees.order_by().values("pk"))
-            .standing()
-            .in_event()
-            .order_by()
-            .values("attendee_id")
-            .annotate(total=Sum(stay))
-            .order_by("total", "attendee_id")
+            TimeInside.objects.filter(event=event, stays__gt=0)
+            .annotate(total=F("seconds") + F("open_stays") * Value(since_1970))
+            .order_by("total")
             .values_list("total", flat=True)[middle : middle + 2 - came % 2]
         )
-        values = [_seconds(value) for value in times]
+        values = list(times)
         median = sum(values) / len(values) if values else None
-    peaks = peaks_inside(event)
+    in_event = places.get(PlaceMinute.EVENT, PlaceFigures())
     return {
         "registered": states["registered"],
         "inside": states["inside"],
         "left": states["left"],
         "never_arrived": states["never_arrived"],
-        "check_ins": visits["check_ins"],
-        "check_outs": visits["check_outs"],
+        "check_ins": in_event.check_ins,
+        "check_outs": in_event.check_outs,
         "median_seconds_inside": median,
         "capacity": event.capacity,
-        "peak_inside": peaks.get(None, 0),
+        "peak_inside": in_event.peak,
         "areas": [
             {
                 "id": area.pk,
                 "name": area.name,
                 "capacity": area.capacity,
                 "inside": area.inside,
-                "peak_inside": peaks.get(area.pk, 0),
-                "check_ins": area.check_ins,
+                "peak_inside": places.get(area.pk, PlaceFigures()).peak,
+                "check_ins": places.get(area.pk, PlaceFigures()).check_ins,
             }
-            for area in areas_with_check_ins(event)
+            for area in event.areas.order_by("name", "pk")
         ],
     }
 
 
-def areas_with_check_ins(event: Event) -> QuerySet[Area]:
-    """The event's areas, each with `check_ins`: its standing stays. One query."""
-    return event.areas.annotate(check_ins=Count("visits", filter=Q(visits__voided_at__isnull=True))).order_by(
-        "name", "pk"
-    )
+@dataclasses.dataclass
+class PlaceFigures:
+    """What happened in one place (the event itself, or an area): its standing
+    check-ins and check-outs, the most people inside at once, and the check-ins and
+    check-outs per minute, oldest first."""
+
+    check_ins: int = 0
+    check_outs: int = 0
+    peak: int = 0
+    ins: dict[datetime.datetime, int] = dataclasses.field(default_factory=dict)
+    outs: dict[datetime.datetime, int] = dataclasses.field(default_factory=dict)
+
+
+def place_figures(event: Event) -> dict[int, PlaceFigures]:
+    """The `PlaceFigures` of the event (key `PlaceMinute.EVENT`) and of each of its areas
+    where someone has been (key: its id), from its `PlaceMinute`s, in one query. The
+    peak: the running total of the minutes before each minute plus its rise, at its
+    highest, counted from the standing stays, not sampled."""
+    places: dict[int, PlaceFigures] = {}
+    inside: dict[int, int] = {}
+    minutes = PlaceMinute.objects.filter(event=event).order_by("area_key", "minute")
+    for key, minute, check_ins, check_outs, rise in minutes.values_list(
+        "area_key", "minute", "check_ins", "check_outs", "rise"
+    ):
+        place = places.setdefault(key, PlaceFigures())
+        before = inside.get(key, 0)
+        place.peak = max(place.peak, before + rise)
+        inside[key] = before + check_ins - check_outs
+        place.check_ins += check_ins
+        place.check_outs += check_outs
+        if check_ins:
+            place.ins[minute] = check_ins
+        if check_outs:
+            place.outs[minute] = check_outs
+    return places
 
 
 def peaks_inside(event: Event) -> dict[int | None, int]:
-    """The most people inside at once, from the standing records, for the event (key
-    None) and each of its areas that has records: the running total of +1 per check-in
-    and -1 per check-out in time order (check-outs first at the same instant, so a move
-    is never counted twice). One query; the database sorts and sums."""
-    delta = Case(When(type=Record.Type.CHECK_IN, then=Value(1)), default=Value(-1))
-    running = (
-        Record.objects.filter(attendee__event=event)
-        .standing()
-        .order_by()
-        .annotate(
-            step=delta,
-            running=Window(
-                Sum(delta), partition_by=[F("area_id")], order_by=[F("at").asc(), delta.asc(), F("id").asc()]
-            ),
-        )
-        .values("area_id", "running")
-    )
-    sql, params = running.query.sql_with_params()
-    with connections[Record.objects.db].cursor() as cursor:
-        cursor.execute(f"SELECT area_id, MAX(running) FROM ({sql}) running GROUP BY area_id", params)
-        return {area_id: peak for area_id, peak in cursor.fetchall()}
+    """The most people inside at once, from the standing stays, for the event (key
+    None) and each of its areas that has any: see `place_figures`. One query."""
+    return {key or None: place.peak for key, place in place_figures(event).items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -320,13 +318,11 @@ def occupancy(
 ) -> list[tuple[datetime.datetime, int]]:
     """People inside at each `step` over the event, from its start (or the first
     check-in), and at its end (or now, if sooner), the last point. The step widens so
-    that there are at most `MAX_STEPS` points. Two queries: check-ins and check-outs
-    counted per minute."""
+    that there are at most `MAX_STEPS` points. One query: the check-ins and check-outs
+    per minute kept in its `PlaceMinute`s."""
     now = now or timezone.now()
-    visits = Visit.objects.filter(attendee__event=event).standing().in_event()
-    ins = dict(_per_minute(visits, "checked_in_at"))
-    outs = dict(_per_minute(visits.closed(), "checked_out_at"))
-    start = event.starts_at or min(ins, default=None)
+    in_event = place_figures(event).get(PlaceMinute.EVENT, PlaceFigures())
+    start = event.starts_at or min(in_event.ins, default=None)
     if start is None:
         return []
     end = min(event.ends_at, now) if event.ends_at else now
@@ -339,7 +335,7 @@ def occupancy(
         moments.append(at)
         at += step
     moments.append(end)
-    return list(zip(moments, _counts_at(moments, ins, outs), strict=True))
+    return list(zip(moments, _counts_at(moments, in_event.ins, in_event.outs), strict=True))
 
 
 def occupancy_by_area(
@@ -347,21 +343,17 @@ def occupancy_by_area(
 ) -> list[tuple[Area, list[tuple[datetime.datetime, int]]]]:
     """People in each of the event's areas at `moments`, counted as `occupancy` counts:
     given the moments of `occupancy(event)`, the areas' lines share the event's times.
-    Every area of the event, by name. Three queries whatever the number of areas: the
-    areas, and their check-ins and check-outs counted per minute."""
+    Every area of the event, by name. Two queries whatever the number of areas: the
+    areas, and the check-ins and check-outs per minute kept in the `PlaceMinute`s."""
     if not moments:
         return []
     areas = list(event.areas.order_by("name", "pk"))
-    visits = Visit.objects.filter(area__event=event).standing()
-    ins: dict[int, dict[datetime.datetime, int]] = {area.pk: {} for area in areas}
-    outs: dict[int, dict[datetime.datetime, int]] = {area.pk: {} for area in areas}
-    for counts, rows in (
-        (ins, _per_minute(visits, "checked_in_at", by="area_id")),
-        (outs, _per_minute(visits.closed(), "checked_out_at", by="area_id")),
-    ):
-        for area_id, minute, count in rows:
-            counts.setdefault(area_id, {})[minute] = count
-    return [(area, list(zip(moments, _counts_at(moments, ins[area.pk], outs[area.pk]), strict=True))) for area in areas]
+    places = place_figures(event)
+    lines = []
+    for area in areas:
+        place = places.get(area.pk, PlaceFigures())
+        lines.append((area, list(zip(moments, _counts_at(moments, place.ins, place.outs), strict=True))))
+    return lines
 
 
 MAX_STEPS = 192
@@ -384,18 +376,6 @@ def _counts_at(
             minute = next(minutes, None)
         counts.append(inside)
     return counts
-
-
-def _per_minute(visits: QuerySet[Visit], field: str, *, by: str | None = None):
-    """(minute, count) rows of `visits` by the minute of `field`; (`by`, minute, count) rows with `by`."""
-    groups = [by, "minute"] if by else ["minute"]
-    return (
-        visits.annotate(minute=TruncMinute(field, tzinfo=datetime.UTC))
-        .order_by()
-        .values(*groups)
-        .annotate(count=Count("pk"))
-        .values_list(*groups, "count")
-    )
 
 
 def _floor(moment: datetime.datetime, step: datetime.timedelta) -> datetime.datetime:

@@ -22,7 +22,7 @@ import dataclasses
 import datetime
 import json
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -36,17 +36,21 @@ from django.db.models import (
     Exists,
     Expression,
     F,
+    FloatField,
+    Func,
     IntegerField,
+    Max,
     Model,
     OuterRef,
     ProtectedError,
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, TruncMinute
 from django.dispatch import Signal
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext
@@ -72,7 +76,7 @@ from .exceptions import (
     UnknownTicket,
     WrongEvent,
 )
-from .models import Area, Attendee, Event, OfflineScan, Record, RefusedScan, Visit
+from .models import Area, Attendee, Event, OfflineScan, PlaceMinute, Record, RefusedScan, TimeInside, Visit
 from .prepared import Param, Prepared, PreparedQuery, update_sql
 
 User = AbstractBaseUser
@@ -148,6 +152,7 @@ def check_in(
             )
             if opened:
                 _count_arrival(attendee)
+                _keep_figures(attendee.event_id, [written[0].at], [attendee.pk])
             else:
                 # Inside already: hand the place back. Nothing else was written.
                 _release(Event, attendee.event_id)
@@ -186,6 +191,7 @@ def _check_in_to_area(
         current_area = next((area_id for area_id in open_stays if area_id is not None), None)
         if current_area == area.pk:
             raise AlreadyCheckedIn()
+        moments = []
         admitted = _admit(Area, area.pk, override=override_capacity)
         if admitted is None:
             raise _full_or_inside(attendee, area)
@@ -193,7 +199,7 @@ def _check_in_to_area(
             admitted_to_event = _admit(Event, attendee.event_id, override=override_capacity)
             if admitted_to_event is None:
                 raise _full_or_inside(attendee, Event(pk=attendee.event_id))
-            opened, _ = _open_visits(
+            opened, entered = _open_visits(
                 attendee,
                 by=by,
                 station=station,
@@ -205,10 +211,12 @@ def _check_in_to_area(
             if not opened:
                 raise AlreadyCheckedIn()
             _count_arrival(attendee)
+            moments.append(entered[0].at)
         if current_area is not None:
             theirs = _OnesStays(attendee, in_areas=True)
             _, left = _close_visits(theirs, by=by, station=station, source=source, now=now, recorded_at=recorded_at)
             _leave(left, event_id=attendee.event_id)
+            moments += [record.at for record in left]
         opened, written = _open_visits(
             attendee,
             by=by,
@@ -221,6 +229,8 @@ def _check_in_to_area(
         )
         if not opened:
             raise AlreadyCheckedIn()
+        # Their time inside the event changes only when they entered it just now.
+        _keep_figures(attendee.event_id, [*moments, written[0].at], [] if in_event else [attendee.pk])
     return written[0]
 
 
@@ -251,6 +261,8 @@ def check_out(
         left = next((record for record in written if record.area_id == (area and area.pk)), None)
         if left is not None:
             _leave(written, event_id=attendee.event_id)
+            in_event = any(record.area_id is None for record in written)
+            _keep_figures(attendee.event_id, [record.at for record in written], [attendee.pk] if in_event else [])
     if left is not None:
         return left
     if area is not None:
@@ -284,6 +296,7 @@ def bulk_check_out(
         _, written = _close_visits(stays, by=by, station=station, source=source, events=events)
         done = sum(1 for record in written if record.area_id == (area and area.pk))
         _leave(written)
+        _keep_figures_of(written)
     return BulkResult(done=done, skipped=selected - done)
 
 
@@ -303,13 +316,15 @@ def bulk_check_in(
         selected = attendees.order_by().count()
         done, written = _open_visits(attendees, by=by, station=station, source=source, events=events)
         _enter(written)
+        _keep_figures_of(written)
     return BulkResult(done=done, skipped=selected - done)
 
 
 def recount(*, events: QuerySet[Event] | None = None) -> None:
     """Set the counts of `events` (all by default) from what they hold: the numbers inside
     of the events and their areas from their open stays, the events' attendees
-    (`registered`) and those with a standing stay (`arrived`). For attendees and stays
+    (`registered`) and those with a standing stay (`arrived`), and the kept figures
+    (`PlaceMinute`, `TimeInside`) from all their stays. For attendees and stays
     written around the services, e.g. bulk-loaded from elsewhere."""
     events = Event.objects.all() if events is None else events
     open_stays = Visit.objects.standing().open().order_by()
@@ -326,6 +341,170 @@ def recount(*, events: QuerySet[Event] | None = None) -> None:
         Area.objects.filter(event__in=events.values("pk")).update(
             inside=Coalesce(Subquery(in_area.annotate(n=Count("pk")).values("n")), 0)
         )
+        # And the kept figures, from all their stays.
+        PlaceMinute.objects.filter(event__in=events.values("pk")).delete()
+        alias = router.db_for_write(PlaceMinute)
+        _run(alias, *_place_minutes_sql(alias, Visit.objects.filter(attendee__event__in=events.values("pk"))))
+        _run(alias, *_times_sql(alias, Attendee.objects.filter(event__in=events.values("pk"))))
+
+
+# The figures kept as the stays are written: `PlaceMinute` and `TimeInside`.
+
+MINUTE = datetime.timedelta(minutes=1)
+
+
+class Seconds(Func):
+    """A duration as seconds, a float."""
+
+    output_field = FloatField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        # Django's durations are whole microseconds in SQL on SQLite.
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(({sql}) / 1000000.0)", params
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"EXTRACT(EPOCH FROM ({sql}))::double precision", params
+
+
+def _keep_figures(
+    event_id: int, moments: Iterable[datetime.datetime], attendee_ids: Collection[int], *, voided: bool = False
+) -> None:
+    """Bring the kept figures of the event `event_id` up to date after a write of its
+    stays: the `PlaceMinute`s of every place in the minutes of `moments` (when stays
+    written began or ended, or, once `voided`, no longer do) and the `TimeInside` of the
+    attendees `attendee_ids` (whose stays in the event changed). Each is rebuilt from
+    the stays, one statement a minute and one for the attendees, prepared for one. The
+    caller holds the event's row (see `_lock_events`), so every earlier write of the
+    event's stays has committed, and each statement, reading afresh, counts them all."""
+    alias = router.db_for_write(PlaceMinute)
+    minutes = sorted({moment.replace(second=0, microsecond=0) for moment in moments})
+    if voided and minutes:
+        # A minute may have no stay left in a place: its row would stay as it was.
+        PlaceMinute.objects.using(alias).filter(event_id=event_id, minute__in=minutes).delete()
+    for minute in minutes:
+        _KEEP_A_MINUTE.execute(alias, event=event_id, start=minute, end=minute + MINUTE)
+    if len(attendee_ids) == 1:
+        (attendee_id,) = attendee_ids
+        _KEEP_A_TIME.execute(alias, attendee=attendee_id)
+    elif attendee_ids:
+        _run(alias, *_times_sql(alias, Attendee.objects.filter(pk__in=attendee_ids)))
+
+
+def _keep_figures_of(written: list[Written]) -> None:
+    """`_keep_figures` after a bulk write of the records `written`, of any events: one
+    query for their events' minutes, a statement a minute, and one for the times inside
+    of their attendees (when a stay in an event was written)."""
+    if not written:
+        return
+    records = Record.objects.filter(pk__in=[record.id for record in written])
+    minutes = (
+        records.annotate(minute=TruncMinute("at", tzinfo=datetime.UTC))
+        .order_by("attendee__event", "minute")
+        .values_list("attendee__event", "minute")
+        .distinct()
+    )
+    for event_id, minute in minutes:
+        _keep_figures(event_id, [minute], [])
+    if any(record.area_id is None for record in written):
+        alias = router.db_for_write(TimeInside)
+        stays_in_events = records.filter(area__isnull=True).values("attendee")
+        _run(alias, *_times_sql(alias, Attendee.objects.filter(pk__in=stays_in_events)))
+
+
+def _place_minutes_sql(
+    alias: str, visits: QuerySet[Visit], *, start: Expression | None = None, end: Expression | None = None
+) -> tuple[str, list]:
+    """The `INSERT ... SELECT ... ON CONFLICT DO UPDATE` that sets the `PlaceMinute`s of
+    the standing stays of `visits` (only of the minutes from `start` to `end`, if given),
+    in every place: each begun stay a +1 and each ended one a -1 in its minute; `rise`
+    is the highest running total within the minute, in time order, check-outs first at
+    the same instant, as the peak is counted."""
+    sides = []
+    for field, step in (("checked_in_at", 1), ("checked_out_at", -1)):
+        side = visits.standing().filter(**{f"{field}__isnull": False})
+        if start is not None:
+            side = side.filter(**{f"{field}__gte": start, f"{field}__lt": end})
+        sides.append(
+            side.order_by()
+            .annotate(
+                place_event=F("attendee__event"),
+                place=Coalesce("area", Value(PlaceMinute.EVENT), output_field=IntegerField()),
+                place_minute=TruncMinute(field, tzinfo=datetime.UTC),
+                moment=F(field),
+                step=Value(step),
+                stay=F("pk"),
+            )
+            .values_list("place_event", "place", "place_minute", "moment", "step", "stay")
+        )
+    union = sides[0].union(sides[1], all=True)
+    select, params = union.query.get_compiler(using=alias).as_sql()
+    name = connections[alias].ops.quote_name
+    columns = ", ".join(name(PlaceMinute._meta.get_field(field).column) for field in PLACE_MINUTE_COLUMNS)
+    updated = ", ".join(f"{name(field)} = EXCLUDED.{name(field)}" for field in ("check_ins", "check_outs", "rise"))
+    key = "place_event, place, place_minute"
+    sql = (
+        f"INSERT INTO {name(PlaceMinute._meta.db_table)} ({columns}) "
+        f"SELECT {key}, SUM(CASE WHEN step > 0 THEN 1 ELSE 0 END), SUM(CASE WHEN step < 0 THEN 1 ELSE 0 END), "
+        f"MAX(running) FROM (SELECT {key}, step, SUM(step) OVER (PARTITION BY {key} ORDER BY moment, step, stay) "
+        f"AS running FROM ({select}) moves) counted "
+        # WHERE: SQLite would read the ON of ON CONFLICT as a join's.
+        f"WHERE 1 = 1 GROUP BY {key} "
+        f"ON CONFLICT ({name('event_id')}, {name('area_key')}, {name('minute')}) DO UPDATE SET {updated}"
+    )
+    return sql, list(params)
+
+
+PLACE_MINUTE_COLUMNS = ["event", "area_key", "minute", "check_ins", "check_outs", "rise"]
+
+
+def _times_sql(alias: str, attendees: QuerySet[Attendee]) -> tuple[str, list]:
+    """The `INSERT ... SELECT ... ON CONFLICT DO UPDATE` that sets the `TimeInside` of
+    each of `attendees` from their standing stays in the event."""
+    stay = Q(visits__voided_at__isnull=True, visits__area__isnull=True)
+    open_stay = stay & Q(visits__checked_out_at__isnull=True)
+    closed_stay = stay & Q(visits__checked_out_at__isnull=False)
+    rows = (
+        attendees.order_by()
+        .annotate(
+            kept_stays=Count("visits", filter=stay),
+            kept_open=Count("visits", filter=open_stay),
+            kept_seconds=Coalesce(
+                Sum(Seconds(F("visits__checked_out_at") - F("visits__checked_in_at")), filter=closed_stay), 0.0
+            )
+            - Coalesce(Max(Seconds(F("visits__checked_in_at") - Value(TimeInside.EPOCH)), filter=open_stay), 0.0),
+        )
+        .values_list("pk", "event_id", "kept_stays", "kept_open", "kept_seconds")
+    )
+    select, params = rows.query.get_compiler(using=alias).as_sql()
+    name = connections[alias].ops.quote_name
+    fields = [TimeInside._meta.get_field(field) for field in ("attendee", "event", "stays", "open_stays", "seconds")]
+    columns = ", ".join(name(field.column) for field in fields)
+    updated = ", ".join(f"{name(field.column)} = EXCLUDED.{name(field.column)}" for field in fields[1:])
+    sql = (
+        f"INSERT INTO {name(TimeInside._meta.db_table)} ({columns}) {select} "
+        f"ON CONFLICT ({name(fields[0].column)}) DO UPDATE SET {updated}"
+    )
+    return sql, list(params)
+
+
+def _run(alias: str, sql: str, params: list) -> None:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+_KEEP_A_MINUTE = Prepared(
+    lambda alias: _place_minutes_sql(
+        alias,
+        Visit.objects.filter(attendee__event=Param("event", Event._meta.pk)),
+        start=Param("start", _DATETIME),
+        end=Param("end", _DATETIME),
+    )
+)
+_KEEP_A_TIME = Prepared(
+    lambda alias: _times_sql(alias, Attendee.objects.filter(pk=Param("attendee", Attendee._meta.pk)))
+)
 
 
 def _stamps(at: datetime.datetime | None) -> dict:
@@ -1021,6 +1200,8 @@ def void_record(*, record: Record, by: User | None, reason: str) -> Record:
                 Event.objects.filter(attendees__pk=visit.attendee_id).update(inside=F("inside") + 1)
             else:
                 Area.objects.filter(pk=visit.area_id).update(inside=F("inside") + 1)
+        moments = Record.objects.filter(pk__in=voided_ids).values_list("at", flat=True)
+        _keep_figures(event_id, list(moments), [visit.attendee_id], voided=True)
         _announce(signals.record_voided, voided_ids)
         record.refresh_from_db()
     return record
@@ -1075,6 +1256,7 @@ def correct_check_out(*, attendee: Attendee, at: datetime.datetime, by: User | N
                 )
             )
         _leave(records, event_id=attendee.event_id)
+        _keep_figures(attendee.event_id, [at], [attendee.pk])
         _announce(signals.checked_out, [record.pk for record in records])
     return records[0]
 

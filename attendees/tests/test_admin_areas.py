@@ -303,13 +303,14 @@ def test_occupancy_by_area_counts_who_is_in_each_area_at_the_events_times(mornin
 
 
 @pytest.mark.parametrize("extra_areas", [0, 10])
-def test_occupancy_by_area_reads_three_queries_whatever_the_number_of_areas(
+def test_occupancy_by_area_reads_two_queries_whatever_the_number_of_areas(
     morning, django_assert_num_queries, extra_areas
 ):
     Area.objects.bulk_create(Area(event=morning, name=f"Room {n}") for n in range(extra_areas))
     moments = [moment for moment, _ in selectors.occupancy(morning, now=at(12, 0))]
 
-    with django_assert_num_queries(3):
+    # The areas, and the kept minutes of every place.
+    with django_assert_num_queries(2):
         by_area = selectors.occupancy_by_area(morning, moments=moments)
 
     assert len(by_area) == 3 + extra_areas

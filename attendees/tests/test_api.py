@@ -1274,13 +1274,25 @@ def test_a_check_in_through_the_api_costs_a_fixed_list_of_queries(
     # Token and user, the user's permissions (own and groups', one), the attendee; in one
     # transaction (the test's own here, so no BEGIN and COMMIT): the place taken inside the
     # event (a conditional UPDATE), the visit's INSERT, the record's INSERT and the arrival
-    # counted (an UPDATE of its own, once the event's row is held); the visits.
-    with django_assert_num_queries(8) as captured:
+    # counted (an UPDATE of its own, once the event's row is held), the kept figures (the
+    # minute's and the attendee's time inside, an INSERT ... ON CONFLICT each); the visits.
+    with django_assert_num_queries(10) as captured:
         response = door_client.post(f"{ATTENDEES}{attendee.pk}/checkin/")
 
     assert response.status_code == 201
     statements = statement_kinds(captured)
-    assert statements == ["SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "INSERT", "UPDATE", "SELECT"]
+    assert statements == [
+        "SELECT",
+        "SELECT",
+        "SELECT",
+        "UPDATE",
+        "INSERT",
+        "INSERT",
+        "UPDATE",
+        "INSERT",
+        "INSERT",
+        "SELECT",
+    ]
 
 
 def test_a_check_out_through_the_api_costs_a_fixed_list_of_queries(
@@ -1290,8 +1302,9 @@ def test_a_check_out_through_the_api_costs_a_fixed_list_of_queries(
 
     # Token and user, the user's permissions (own and groups', one), the attendee, the
     # event's row locked (SELECT ... FOR UPDATE), the UPDATE of the stay (with any stay in
-    # an area within it), the record's INSERT, the number inside the event, the visits.
-    with django_assert_num_queries(8) as captured:
+    # an area within it), the record's INSERT, the number inside the event, the kept
+    # figures (the minute's and the attendee's time inside), the visits.
+    with django_assert_num_queries(10) as captured:
         response = door_client.post(f"{ATTENDEES}{attendee.pk}/checkout/")
 
     assert response.status_code == 201
@@ -1304,5 +1317,7 @@ def test_a_check_out_through_the_api_costs_a_fixed_list_of_queries(
         "UPDATE",
         "INSERT",
         "UPDATE",
+        "INSERT",
+        "INSERT",
         "SELECT",
     ]

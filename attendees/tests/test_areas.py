@@ -486,9 +486,10 @@ def test_a_scan_into_an_area_costs_a_fixed_list_of_queries(door_client, attendee
     # Token and user, the user's permissions (own and groups', one), the area sent, the
     # attendee by code; in a savepoint (the area's own): the event's row locked, where they
     # are (their open stays), the place taken in the area and in the event, the event's
-    # stay and its record, the arrival counted, the area's stay and its record; the stays
-    # for the answer.
-    with django_assert_num_queries(16) as captured:
+    # stay and its record, the arrival counted, the area's stay and its record, the kept
+    # figures (the minute's, and the attendee's time inside the event they entered); the
+    # stays for the answer.
+    with django_assert_num_queries(18) as captured:
         response = door_client.post(
             "/api/scans/", {"ticket_code": attendee.ticket_code, "area": hall.pk, "direction": "in"}, format="json"
         )
@@ -508,6 +509,8 @@ def test_a_scan_into_an_area_costs_a_fixed_list_of_queries(door_client, attendee
         "INSERT",
         "INSERT",
         "UPDATE",
+        "INSERT",
+        "INSERT",
         "INSERT",
         "INSERT",
         "RELEASE",

@@ -47,9 +47,9 @@ NO_AREAS = {"capacity": None, "areas": []}
 CSV_HEADER = ["id", "name", "email", "state", "first_check_in", "last_check_out", "visits", "seconds_inside"]
 
 # Token and user, the user's permissions and group permissions (one query), the event,
-# then the figures: the states, the visits, the middle times inside, the peaks and the
-# areas.
-ATTENDANCE_QUERIES = 8
+# then the figures: the states, the kept minutes of every place, the middle times inside
+# and the areas.
+ATTENDANCE_QUERIES = 7
 # Token and user, the user's permissions and group permissions (one query), the event:
 # before the first byte. Then one query for all the rows, read while streaming.
 CSV_REQUEST_QUERIES = 3

@@ -23,9 +23,10 @@ EVENING = datetime.datetime(2026, 11, 24, 17, 30, 0, 654321, tzinfo=UTC)
 # Measured: SAVEPOINT, the events' rows locked, COUNT, the UPDATE of the stays in the events and in
 # their areas (check-out) or the INSERT ... SELECT of the stays (check-in), the INSERT ... SELECT of
 # their records, then for a check-out the numbers inside the events, for a check-in the events counted
-# and their numbers inside, RELEASE SAVEPOINT.
-BULK_CHECK_OUT_QUERIES = 7
-BULK_CHECK_IN_QUERIES = 8
+# and their numbers inside, the kept figures (the minutes written, a statement for the one minute,
+# one for the attendees' times inside), RELEASE SAVEPOINT.
+BULK_CHECK_OUT_QUERIES = 10
+BULK_CHECK_IN_QUERIES = 11
 
 STEPS = {
     "never": [],
