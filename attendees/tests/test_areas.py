@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from attendees import selectors, services
 from attendees.exceptions import AlreadyCheckedIn, CapacityReached, NotCheckedIn, NotLatestRecord
-from attendees.models import Area, Attendee, Event, Record, RefusedScan, Visit
+from attendees.models import Area, Attendee, Event, PlaceMinute, Record, RefusedScan, TimeInside, Visit
 
 from .conftest import statement_kinds
 
@@ -21,8 +21,10 @@ AREAS = "/api/areas/"
 
 def assert_counts_match_open_stays() -> None:
     """The live counts of every event and area equal their open standing stays (and an
-    event's attendees, and those of them with a standing stay), and nobody is in two
-    areas or in an area while outside the event."""
+    event's attendees, and those of them with a standing stay), nobody is in two areas
+    or in an area while outside the event, and the kept figures are what the stays give
+    (`assert_kept_figures_match_the_stays`)."""
+    assert_kept_figures_match_the_stays()
     for event in Event.objects.all():
         open_in_event = Visit.objects.filter(attendee__event=event).standing().open().in_event().count()
         assert event.inside == open_in_event, (event, event.inside, open_in_event)
@@ -37,6 +39,46 @@ def assert_counts_match_open_stays() -> None:
         Q(visits__area__isnull=False, visits__checked_out_at__isnull=True, visits__voided_at__isnull=True)
     ).exclude(visits__in=Visit.objects.standing().open().in_event())
     assert not in_area_not_event.exists()
+
+
+def assert_kept_figures_match_the_stays() -> None:
+    """Every `PlaceMinute` and `TimeInside` is what the standing stays give, counted
+    here in Python from scratch: each begun stay a +1 and each ended one a -1 in its
+    place and minute, the rise the highest running total within the minute (check-outs
+    first at the same instant); each attendee's stays in the event, the open ones, and
+    the seconds of the closed ones less the start of the open one."""
+    moves = sorted(
+        (visit.attendee.event_id, visit.area_id or 0, at, step, visit.pk)
+        for visit in Visit.objects.standing().select_related("attendee")
+        for at, step in ((visit.checked_in_at, 1), (visit.checked_out_at, -1))
+        if at is not None
+    )
+    expected = {}
+    for event_id, key, at, step, _ in moves:
+        minute = at.replace(second=0, microsecond=0)
+        ins, outs, running, rise = expected.get((event_id, key, minute), (0, 0, 0, None))
+        running += step
+        rise = running if rise is None else max(rise, running)
+        expected[event_id, key, minute] = (ins + (step > 0), outs + (step < 0), running, rise)
+    kept = {
+        (row.event_id, row.area_key, row.minute): (row.check_ins, row.check_outs, row.rise)
+        for row in PlaceMinute.objects.all()
+    }
+    assert kept == {place: (ins, outs, rise) for place, (ins, outs, _, rise) in expected.items()}
+    times = {}
+    for visit in Visit.objects.standing().in_event().select_related("attendee"):
+        stays, open_stays, seconds = times.get(visit.attendee_id, (0, 0, 0.0))
+        if visit.checked_out_at is None:
+            seconds -= (visit.checked_in_at - TimeInside.EPOCH).total_seconds()
+        else:
+            seconds += (visit.checked_out_at - visit.checked_in_at).total_seconds()
+        times[visit.attendee_id] = (stays + 1, open_stays + (visit.checked_out_at is None), seconds)
+    kept_times = {row.attendee_id: row for row in TimeInside.objects.select_related("attendee")}
+    assert {pk for pk, row in kept_times.items() if row.stays} == set(times)
+    for pk, row in kept_times.items():
+        stays, open_stays, seconds = times.get(pk, (0, 0, 0.0))
+        assert (row.event_id, row.stays, row.open_stays) == (row.attendee.event_id, stays, open_stays), row
+        assert row.seconds == pytest.approx(seconds, abs=1e-5), row
 
 
 def where(attendee: Attendee) -> tuple[bool, int | None]:

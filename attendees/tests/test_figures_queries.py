@@ -2,12 +2,15 @@
 in a fixed number of queries whatever the size."""
 
 import datetime
+from unittest import mock
 
 import pytest
 
 from attendees import selectors, services
 from attendees.exceptions import HasHistory
 from attendees.models import Area, Attendee, Record, Visit
+
+from .test_areas import assert_counts_match_open_stays
 
 MORNING = datetime.datetime(2026, 5, 4, 9, 0, tzinfo=datetime.UTC)
 HOUR = datetime.timedelta(hours=1)
@@ -155,3 +158,108 @@ def test_median_time_inside_of_an_even_number_counts_an_open_stay_until_now(make
     figures = selectors.attendance_figures(event, now=MORNING + 2 * HOUR)
 
     assert figures["median_seconds_inside"] == 1.5 * 3600
+
+
+# The kept figures (`PlaceMinute`, `TimeInside`) against the history they are kept from.
+
+
+def figures_from_history(event, now: datetime.datetime) -> dict:
+    """The figures that depend on the history, counted here from every standing record
+    and stay, as the figures were computed before they were kept: the check-ins and
+    check-outs, the median time inside, and the peaks (a running total over the records
+    in time order, check-outs first at the same instant), for the event and its areas."""
+    stays = list(Visit.objects.filter(attendee__event=event).standing())
+    in_event = [stay for stay in stays if stay.area_id is None]
+    totals: dict[int, float] = {}
+    for stay in in_event:
+        seconds = ((stay.checked_out_at or now) - stay.checked_in_at).total_seconds()
+        totals[stay.attendee_id] = totals.get(stay.attendee_id, 0.0) + seconds
+    ordered = sorted(totals.values())
+    middle = ordered[(len(ordered) - 1) // 2 : len(ordered) // 2 + 1]
+    peaks: dict[int | None, int] = {}
+    running: dict[int | None, int] = {}
+    records = Record.objects.filter(attendee__event=event).standing()
+    for record in sorted(records, key=lambda r: (r.at, 1 if r.type == "check_in" else -1, r.pk)):
+        step = 1 if record.type == "check_in" else -1
+        running[record.area_id] = running.get(record.area_id, 0) + step
+        peaks[record.area_id] = max(peaks.get(record.area_id, 0), running[record.area_id])
+    return {
+        "check_ins": len(in_event),
+        "check_outs": sum(stay.checked_out_at is not None for stay in in_event),
+        "median_seconds_inside": sum(middle) / len(middle) if middle else None,
+        "peak_inside": peaks.get(None, 0),
+        "areas": {
+            area.pk: (peaks.get(area.pk, 0), sum(stay.area_id == area.pk for stay in stays))
+            for area in event.areas.all()
+        },
+    }
+
+
+def kept_figures(event, now: datetime.datetime) -> dict:
+    figures = selectors.attendance_figures(event, now=now)
+    return {
+        "check_ins": figures["check_ins"],
+        "check_outs": figures["check_outs"],
+        "median_seconds_inside": pytest.approx(figures["median_seconds_inside"], abs=1e-4)
+        if figures["median_seconds_inside"] is not None
+        else None,
+        "peak_inside": figures["peak_inside"],
+        "areas": {area["id"]: (area["peak_inside"], area["check_ins"]) for area in figures["areas"]},
+    }
+
+
+def test_kept_figures_follow_past_times_corrections_voids_reopens_moves_and_bulk_writes(
+    event, hall, make_attendee, door_staff
+):
+    workshop = Area.objects.create(event=event, name="Workshop")
+    people = [make_attendee() for _ in range(6)]
+    at = MORNING
+    with mock.patch("django.utils.timezone.now", return_value=MORNING + 3 * HOUR):
+        # A door device's scans synced late, the earliest last, within one minute and across minutes.
+        for n, person in enumerate(people[:4]):
+            services.check_in(attendee=person, by=door_staff, at=at + datetime.timedelta(seconds=50 - 10 * n))
+        services.check_out(attendee=people[0], by=door_staff, at=at + datetime.timedelta(seconds=55))
+        services.check_in(attendee=people[4], by=door_staff, area=hall, at=at + HOUR)
+        services.check_in(attendee=people[4], by=door_staff, area=workshop, at=at + HOUR)
+        services.check_in(attendee=people[1], by=door_staff, area=hall, at=at + HOUR)
+        # A missed check-out, corrected, at a time before later records.
+        services.correct_check_out(attendee=people[2], at=at + HOUR / 2, by=door_staff, reason="Left by the back door")
+        # A wrong check-out undone: the stay is open again, its minute loses it.
+        last_out = Record.objects.get(attendee=people[0], type="check_out")
+        services.void_record(record=last_out, by=door_staff, reason="Scanned the wrong ticket")
+        # A check-in voided, and its stay in an area with it.
+        services.void_record(
+            record=Record.objects.get(attendee=people[1], type="check_in", area=None), by=door_staff, reason="Wrong"
+        )
+    with mock.patch("django.utils.timezone.now", return_value=MORNING + 4 * HOUR):
+        services.bulk_check_in(attendees=Attendee.objects.filter(pk__in=[p.pk for p in people]), by=door_staff)
+    with mock.patch("django.utils.timezone.now", return_value=MORNING + 5 * HOUR):
+        services.bulk_check_out(attendees=Attendee.objects.filter(pk=people[5].pk), by=door_staff)
+    now = MORNING + 6 * HOUR
+
+    assert kept_figures(event, now) == figures_from_history(event, now)
+    # Everyone, once the bulk check-in brought in the three outside.
+    assert kept_figures(event, now)["peak_inside"] == 6
+    assert_counts_match_open_stays()
+
+
+def test_recount_keeps_the_figures_of_stays_written_around_the_services(event, hall, make_attendee):
+    first, second = make_attendee(), make_attendee()
+    _stay(first, 2)
+    _stay(second, 1, area=hall)
+    Visit.objects.create(attendee=second, checked_in_at=MORNING + HOUR / 2)
+    # Their records too, as a bulk load from elsewhere would bring them.
+    Record.objects.bulk_create(
+        Record(attendee_id=visit.attendee_id, visit=visit, area_id=visit.area_id, type=kind, at=at, recorded_at=at)
+        for visit in Visit.objects.all()
+        for kind, at in (("check_in", visit.checked_in_at), ("check_out", visit.checked_out_at))
+        if at is not None
+    )
+    assert selectors.attendance_figures(event, now=MORNING + 3 * HOUR)["check_ins"] == 0
+
+    services.recount()
+
+    now = MORNING + 3 * HOUR
+    assert kept_figures(event, now) == figures_from_history(event, now)
+    assert kept_figures(event, now)["check_ins"] == 2
+    assert_counts_match_open_stays()
