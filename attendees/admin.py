@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -146,6 +147,25 @@ def _zone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(zoneinfo.available_timezones())]
 
 
+class ZoneSelect(forms.Select):
+    """The select of some 600 time zones, its options written in one go: rendered
+    through the template of a single option each, they took most of the event page's
+    time. The same HTML as `Select`'s: the options' values and labels escaped, the one
+    chosen marked selected."""
+
+    template_name = "attendees/admin/zone_select.html"
+
+    def get_context(self, name, value, attrs):
+        context = forms.Widget.get_context(self, name, value, attrs)
+        chosen = set(self.format_value(value))
+        context["widget"]["options"] = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((key, mark_safe(" selected") if str(key) in chosen else "", label) for key, label in self.choices),
+        )
+        return context
+
+
 class EventAdminForm(forms.ModelForm):
     """The event's times are shown and read as local times in its zone: the zone chosen
     on the form when one is posted, else the event's (a new event's: the site's). A form
@@ -160,7 +180,7 @@ class EventAdminForm(forms.ModelForm):
         field = self.fields.get("timezone")
         if field is not None:
             field.required = False
-            field.widget = forms.Select(choices=_zone_choices())
+            field.widget = ZoneSelect(choices=_zone_choices())
             # Checked as the form's own field, so that an unknown zone never reaches the event shown beside it.
             field.validators = [*field.validators, validate_timezone]
             # Compared with the event's own zone, not with a hidden copy of the default.
@@ -294,8 +314,9 @@ class EventAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("people inside over time"))
     def occupancy(self, event: Event):
-        points = selectors.occupancy(event)
-        areas = selectors.occupancy_by_area(event, moments=[at for at, _count in points])
+        minutes = selectors.place_minutes(event)
+        points = selectors.occupancy(event, minutes=minutes)
+        areas = selectors.occupancy_by_area(event, moments=[at for at, _count in points], minutes=minutes)
         return charts.occupancy_svg(
             points, areas=[(area.name, area_points) for area, area_points in areas], zone=event.zone
         )

@@ -339,10 +339,10 @@ class TimeInside(models.Model):
     """One attendee's time inside the event, kept by the services in the same
     transaction as their stays (and rebuilt from them by `recount`), for the median of
     the figures: how many standing stays they have in the event, whether one is open,
-    and `seconds`, the total of the closed ones, less, while one is open, its start in
-    seconds since 1970. Their time inside at a moment is `seconds` plus, while inside,
-    that moment in seconds since 1970: a sum of two columns, so the database sorts the
-    event's times without reading a single stay."""
+    and `microseconds`, the total of the closed ones, less, while one is open, its start
+    in microseconds since 1970. Their time inside at a moment is `microseconds` plus,
+    while inside, that moment in microseconds since 1970: a sum of two whole numbers,
+    exact, so the database sorts the event's times without reading a single stay."""
 
     EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
@@ -352,13 +352,13 @@ class TimeInside(models.Model):
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+", verbose_name=_("event"))
     stays = models.PositiveIntegerField(_("stays"))
     open_stays = models.PositiveIntegerField(_("open stays"))
-    seconds = models.FloatField(_("seconds"))
+    microseconds = models.BigIntegerField(_("microseconds"))
 
     class Meta:
         verbose_name = _("time inside")
         verbose_name_plural = _("times inside")
         # All the median reads, in the index alone.
-        indexes = [models.Index(fields=["event", "stays", "open_stays", "seconds"], name="timeinside_event_idx")]
+        indexes = [models.Index(fields=["event", "stays", "open_stays", "microseconds"], name="timeinside_event_idx")]
 
     def __str__(self) -> str:
         return f"{self.attendee_id}: {self.stays} stays"

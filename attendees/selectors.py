@@ -1,13 +1,15 @@
 """Reads that need care: the attendee state derived from the history, the times, the
 records, and the attendance figures of an event. Selectors never write."""
 
+import collections
 import dataclasses
 import datetime
 import hashlib
 from collections.abc import Iterator, Sequence
 
-from django.db import router
+from django.db import connections, router
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     Count,
     DurationField,
@@ -23,6 +25,7 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    Window,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -175,22 +178,22 @@ def attendance_figures(event: Event, now: datetime.datetime | None = None) -> di
     now = now or timezone.now()
     # The live counts as they are now, whatever the copy of the event in hand holds.
     states = event_counts(Event.objects.only("registered", "inside", "arrived").get(pk=event.pk))
-    places = place_figures(event)
+    places = place_totals(event)
     came = states["inside"] + states["left"]
     median = None
     if came:
         middle = (came - 1) // 2
         # Each attendee's time inside, a sum of two kept columns (see `TimeInside`).
-        since_1970 = (now - TimeInside.EPOCH).total_seconds()
+        since_1970 = (now - TimeInside.EPOCH) // datetime.timedelta(microseconds=1)
         times = (
             TimeInside.objects.filter(event=event, stays__gt=0)
-            .annotate(total=F("seconds") + F("open_stays") * Value(since_1970))
+            .annotate(total=F("microseconds") + F("open_stays") * Value(since_1970, BigIntegerField()))
             .order_by("total")
             .values_list("total", flat=True)[middle : middle + 2 - came % 2]
         )
         values = list(times)
-        median = sum(values) / len(values) if values else None
-    in_event = places.get(PlaceMinute.EVENT, PlaceFigures())
+        median = sum(values) / len(values) / 1_000_000 if values else None
+    in_event = places.get(PlaceMinute.EVENT, PlaceTotals())
     return {
         "registered": states["registered"],
         "inside": states["inside"],
@@ -207,55 +210,74 @@ def attendance_figures(event: Event, now: datetime.datetime | None = None) -> di
                 "name": area.name,
                 "capacity": area.capacity,
                 "inside": area.inside,
-                "peak_inside": places.get(area.pk, PlaceFigures()).peak,
-                "check_ins": places.get(area.pk, PlaceFigures()).check_ins,
+                "peak_inside": places.get(area.pk, PlaceTotals()).peak,
+                "check_ins": places.get(area.pk, PlaceTotals()).check_ins,
             }
             for area in event.areas.order_by("name", "pk")
         ],
     }
 
 
-@dataclasses.dataclass
-class PlaceFigures:
+@dataclasses.dataclass(frozen=True)
+class PlaceTotals:
     """What happened in one place (the event itself, or an area): its standing
-    check-ins and check-outs, the most people inside at once, and the check-ins and
-    check-outs per minute, oldest first."""
+    check-ins and check-outs, and the most people inside at once."""
 
     check_ins: int = 0
     check_outs: int = 0
     peak: int = 0
+
+
+def place_totals(event: Event) -> dict[int, PlaceTotals]:
+    """The `PlaceTotals` of the event (key `PlaceMinute.EVENT`) and of each of its areas
+    where someone has been (key: its id), added up by the database from their
+    `PlaceMinute`s, in one query. The peak is the highest, over the minutes, of the
+    number inside before the minute (the running total of the minutes before it) plus
+    the minute's rise: counted from the standing stays, not sampled."""
+    alias = router.db_for_read(PlaceMinute)
+    net = F("check_ins") - F("check_outs")
+    minutes = (
+        PlaceMinute.objects.filter(event=event)
+        .order_by()
+        .annotate(before=Window(Sum(net), partition_by=[F("area_key")], order_by=[F("minute").asc()]) - net)
+        .values_list("area_key", "check_ins", "check_outs", "rise", "before")
+    )
+    sql, params = minutes.query.get_compiler(using=alias).as_sql()
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT area_key, SUM(check_ins), SUM(check_outs), MAX(before + rise) "
+            f"FROM ({sql}) minutes GROUP BY area_key",
+            params,
+        )
+        return {
+            key: PlaceTotals(check_ins=check_ins, check_outs=check_outs, peak=max(peak, 0))
+            for key, check_ins, check_outs, peak in cursor.fetchall()
+        }
+
+
+@dataclasses.dataclass
+class PlaceMinutes:
+    """The check-ins and check-outs per minute of one place, from its `PlaceMinute`s."""
+
     ins: dict[datetime.datetime, int] = dataclasses.field(default_factory=dict)
     outs: dict[datetime.datetime, int] = dataclasses.field(default_factory=dict)
 
 
-def place_figures(event: Event) -> dict[int, PlaceFigures]:
-    """The `PlaceFigures` of the event (key `PlaceMinute.EVENT`) and of each of its areas
-    where someone has been (key: its id), from its `PlaceMinute`s, in one query. The
-    peak: the running total of the minutes before each minute plus its rise, at its
-    highest, counted from the standing stays, not sampled."""
-    places: dict[int, PlaceFigures] = {}
-    inside: dict[int, int] = {}
-    minutes = PlaceMinute.objects.filter(event=event).order_by("area_key", "minute")
-    for key, minute, check_ins, check_outs, rise in minutes.values_list(
-        "area_key", "minute", "check_ins", "check_outs", "rise"
-    ):
-        place = places.setdefault(key, PlaceFigures())
-        before = inside.get(key, 0)
-        place.peak = max(place.peak, before + rise)
-        inside[key] = before + check_ins - check_outs
-        place.check_ins += check_ins
-        place.check_outs += check_outs
+def place_minutes(event: Event) -> dict[int, PlaceMinutes]:
+    """The `PlaceMinutes` of the event (key `PlaceMinute.EVENT`) and of each of its
+    areas where someone has been (key: its id): what the occupancy chart is drawn
+    from. One query."""
+    places: dict[int, PlaceMinutes] = collections.defaultdict(PlaceMinutes)
+    rows = (
+        PlaceMinute.objects.filter(event=event).order_by().values_list("area_key", "minute", "check_ins", "check_outs")
+    )
+    for key, minute, check_ins, check_outs in rows:
+        place = places[key]
         if check_ins:
             place.ins[minute] = check_ins
         if check_outs:
             place.outs[minute] = check_outs
-    return places
-
-
-def peaks_inside(event: Event) -> dict[int | None, int]:
-    """The most people inside at once, from the standing stays, for the event (key
-    None) and each of its areas that has any: see `place_figures`. One query."""
-    return {key or None: place.peak for key, place in place_figures(event).items()}
+    return dict(places)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -314,14 +336,19 @@ def attendance_rows(attendees: QuerySet[Attendee], now: datetime.datetime | None
 
 
 def occupancy(
-    event: Event, *, step: datetime.timedelta = datetime.timedelta(minutes=15), now: datetime.datetime | None = None
+    event: Event,
+    *,
+    step: datetime.timedelta = datetime.timedelta(minutes=15),
+    now: datetime.datetime | None = None,
+    minutes: dict[int, PlaceMinutes] | None = None,
 ) -> list[tuple[datetime.datetime, int]]:
     """People inside at each `step` over the event, from its start (or the first
     check-in), and at its end (or now, if sooner), the last point. The step widens so
-    that there are at most `MAX_STEPS` points. One query: the check-ins and check-outs
-    per minute kept in its `PlaceMinute`s."""
+    that there are at most `MAX_STEPS` points. One query, the check-ins and check-outs
+    per minute (`place_minutes`), unless given those (`minutes`)."""
     now = now or timezone.now()
-    in_event = place_figures(event).get(PlaceMinute.EVENT, PlaceFigures())
+    minutes = place_minutes(event) if minutes is None else minutes
+    in_event = minutes.get(PlaceMinute.EVENT, PlaceMinutes())
     start = event.starts_at or min(in_event.ins, default=None)
     if start is None:
         return []
@@ -339,19 +366,20 @@ def occupancy(
 
 
 def occupancy_by_area(
-    event: Event, *, moments: Sequence[datetime.datetime]
+    event: Event, *, moments: Sequence[datetime.datetime], minutes: dict[int, PlaceMinutes] | None = None
 ) -> list[tuple[Area, list[tuple[datetime.datetime, int]]]]:
     """People in each of the event's areas at `moments`, counted as `occupancy` counts:
     given the moments of `occupancy(event)`, the areas' lines share the event's times.
     Every area of the event, by name. Two queries whatever the number of areas: the
-    areas, and the check-ins and check-outs per minute kept in the `PlaceMinute`s."""
+    areas, and the check-ins and check-outs per minute (`place_minutes`), unless given
+    those (`minutes`)."""
     if not moments:
         return []
     areas = list(event.areas.order_by("name", "pk"))
-    places = place_figures(event)
+    minutes = place_minutes(event) if minutes is None else minutes
     lines = []
     for area in areas:
-        place = places.get(area.pk, PlaceFigures())
+        place = minutes.get(area.pk, PlaceMinutes())
         lines.append((area, list(zip(moments, _counts_at(moments, place.ins, place.outs), strict=True))))
     return lines
 

@@ -28,6 +28,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     Case,
     CharField,
@@ -36,7 +37,6 @@ from django.db.models import (
     Exists,
     Expression,
     F,
-    FloatField,
     Func,
     IntegerField,
     Max,
@@ -353,19 +353,18 @@ def recount(*, events: QuerySet[Event] | None = None) -> None:
 MINUTE = datetime.timedelta(minutes=1)
 
 
-class Seconds(Func):
-    """A duration as seconds, a float."""
+class Microseconds(Func):
+    """A duration in whole microseconds."""
 
-    output_field = FloatField()
+    output_field = BigIntegerField()
 
     def as_sql(self, compiler, connection, **extra_context):
-        # Django's durations are whole microseconds in SQL on SQLite.
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"(({sql}) / 1000000.0)", params
+        # Django's durations are whole microseconds in SQL on SQLite already.
+        return compiler.compile(self.source_expressions[0])
 
     def as_postgresql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"EXTRACT(EPOCH FROM ({sql}))::double precision", params
+        return f"(EXTRACT(EPOCH FROM ({sql})) * 1000000)::bigint", params
 
 
 def _keep_figures(
@@ -470,16 +469,16 @@ def _times_sql(alias: str, attendees: QuerySet[Attendee]) -> tuple[str, list]:
         .annotate(
             kept_stays=Count("visits", filter=stay),
             kept_open=Count("visits", filter=open_stay),
-            kept_seconds=Coalesce(
-                Sum(Seconds(F("visits__checked_out_at") - F("visits__checked_in_at")), filter=closed_stay), 0.0
+            kept_microseconds=Coalesce(
+                Sum(Microseconds(F("visits__checked_out_at") - F("visits__checked_in_at")), filter=closed_stay), 0
             )
-            - Coalesce(Max(Seconds(F("visits__checked_in_at") - Value(TimeInside.EPOCH)), filter=open_stay), 0.0),
+            - Coalesce(Max(Microseconds(F("visits__checked_in_at") - Value(TimeInside.EPOCH)), filter=open_stay), 0),
         )
-        .values_list("pk", "event_id", "kept_stays", "kept_open", "kept_seconds")
+        .values_list("pk", "event_id", "kept_stays", "kept_open", "kept_microseconds")
     )
     select, params = rows.query.get_compiler(using=alias).as_sql()
     name = connections[alias].ops.quote_name
-    fields = [TimeInside._meta.get_field(field) for field in ("attendee", "event", "stays", "open_stays", "seconds")]
+    fields = [TimeInside._meta.get_field(field) for field in TIME_INSIDE_COLUMNS]
     columns = ", ".join(name(field.column) for field in fields)
     updated = ", ".join(f"{name(field.column)} = EXCLUDED.{name(field.column)}" for field in fields[1:])
     sql = (
@@ -487,6 +486,9 @@ def _times_sql(alias: str, attendees: QuerySet[Attendee]) -> tuple[str, list]:
         f"ON CONFLICT ({name(fields[0].column)}) DO UPDATE SET {updated}"
     )
     return sql, list(params)
+
+
+TIME_INSIDE_COLUMNS = ["attendee", "event", "stays", "open_stays", "microseconds"]
 
 
 def _run(alias: str, sql: str, params: list) -> None:

@@ -17,6 +17,7 @@ from .conftest import statement_kinds
 pytestmark = pytest.mark.django_db
 
 AREAS = "/api/areas/"
+MICROSECOND = datetime.timedelta(microseconds=1)
 
 
 def assert_counts_match_open_stays() -> None:
@@ -46,7 +47,7 @@ def assert_kept_figures_match_the_stays() -> None:
     here in Python from scratch: each begun stay a +1 and each ended one a -1 in its
     place and minute, the rise the highest running total within the minute (check-outs
     first at the same instant); each attendee's stays in the event, the open ones, and
-    the seconds of the closed ones less the start of the open one."""
+    the microseconds of the closed ones less the start of the open one."""
     moves = sorted(
         (visit.attendee.event_id, visit.area_id or 0, at, step, visit.pk)
         for visit in Visit.objects.standing().select_related("attendee")
@@ -67,18 +68,17 @@ def assert_kept_figures_match_the_stays() -> None:
     assert kept == {place: (ins, outs, rise) for place, (ins, outs, _, rise) in expected.items()}
     times = {}
     for visit in Visit.objects.standing().in_event().select_related("attendee"):
-        stays, open_stays, seconds = times.get(visit.attendee_id, (0, 0, 0.0))
+        stays, open_stays, microseconds = times.get(visit.attendee_id, (0, 0, 0))
         if visit.checked_out_at is None:
-            seconds -= (visit.checked_in_at - TimeInside.EPOCH).total_seconds()
+            microseconds -= (visit.checked_in_at - TimeInside.EPOCH) // MICROSECOND
         else:
-            seconds += (visit.checked_out_at - visit.checked_in_at).total_seconds()
-        times[visit.attendee_id] = (stays + 1, open_stays + (visit.checked_out_at is None), seconds)
+            microseconds += (visit.checked_out_at - visit.checked_in_at) // MICROSECOND
+        times[visit.attendee_id] = (stays + 1, open_stays + (visit.checked_out_at is None), microseconds)
     kept_times = {row.attendee_id: row for row in TimeInside.objects.select_related("attendee")}
     assert {pk for pk, row in kept_times.items() if row.stays} == set(times)
     for pk, row in kept_times.items():
-        stays, open_stays, seconds = times.get(pk, (0, 0, 0.0))
-        assert (row.event_id, row.stays, row.open_stays) == (row.attendee.event_id, stays, open_stays), row
-        assert row.seconds == pytest.approx(seconds, abs=1e-5), row
+        expected = (row.attendee.event_id, *times.get(pk, (0, 0, 0)))
+        assert (row.event_id, row.stays, row.open_stays, row.microseconds) == expected, row
 
 
 def where(attendee: Attendee) -> tuple[bool, int | None]:

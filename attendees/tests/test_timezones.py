@@ -2,11 +2,15 @@
 
 import datetime
 import re
+import zoneinfo
 
 import pytest
+from django import forms
 from django.contrib.admin.models import LogEntry
+from django.test.html import parse_html
 
 from attendees import services
+from attendees.admin import ZoneSelect
 from attendees.models import Event, Record
 
 from .test_admin_areas import event_form
@@ -167,3 +171,22 @@ def test_the_event_list_shows_the_times_with_seconds_in_the_events_zone(admin_cl
 
     assert re.search(r'<td class="field-starts">2026-12-06 09:00:00 CET</td>', html)
     assert re.search(r'<td class="field-ends">2026-12-06 18:30:15 CET</td>', html)
+
+
+@pytest.mark.parametrize("value", ["Europe/Berlin", "UTC", 'A&"B', None, ""])
+def test_the_zone_select_writes_the_html_djangos_select_does(value):
+    choices = [("Europe/Berlin", "Europe/Berlin"), ("UTC", "UTC"), ('A&"B', "<A & B>")]
+    attrs = {"id": "id_timezone", "class": "zone"}
+
+    written = ZoneSelect(choices=choices).render("timezone", value, attrs=attrs)
+
+    assert parse_html(written) == parse_html(forms.Select(choices=choices).render("timezone", value, attrs=attrs))
+    assert written.count("selected") == (value in dict(choices))
+
+
+def test_the_event_page_offers_every_zone_with_the_events_chosen(admin_client, berlin):
+    html = admin_client.get(f"/admin/attendees/event/{berlin.pk}/change/").content.decode()
+
+    select = re.search(r'<select name="timezone".*?</select>', html, re.S).group(0)
+    assert select.count("<option ") == len(zoneinfo.available_timezones())
+    assert re.findall(r'<option value="([^"]+)" selected>', select) == ["Europe/Berlin"]
