@@ -12,7 +12,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from attendees import selectors, services
-from attendees.models import Area, Attendee, Event, Visit
+from attendees.models import Area, Attendee, Event, TimeInside, Visit
 
 from . import data
 from .client import api_client, expect
@@ -26,6 +26,7 @@ MAX_AREA_SCAN_RATIO = 1.3
 AREAS = ("Hall", "Workshop", "Lounge")
 DAY = datetime.timedelta(hours=8)
 MINUTE = datetime.timedelta(minutes=1)
+MICROSECOND = datetime.timedelta(microseconds=1)
 
 
 # Set-up
@@ -135,6 +136,17 @@ def _add_records(event: Event) -> None:
         )
 
 
+TABLES = (
+    "attendees_event",
+    "attendees_area",
+    "attendees_attendee",
+    "attendees_visit",
+    "attendees_record",
+    "attendees_placeminute",
+    "attendees_timeinside",
+)
+
+
 def vacuum_analyze() -> None:
     """After the bulk load: the planner's statistics and, on PostgreSQL, the visibility
     map that index-only scans need, as autovacuum would leave them in time."""
@@ -142,7 +154,7 @@ def vacuum_analyze() -> None:
         data.analyze()
         return
     with connection.cursor() as cursor:
-        for table in ("attendees_event", "attendees_area", "attendees_attendee", "attendees_visit", "attendees_record"):
+        for table in TABLES:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
@@ -194,6 +206,20 @@ def counts_from_history(event_id: int) -> tuple[int, int, int]:
     return registered, inside, came - inside
 
 
+def history_area(area_id: int) -> bytes:
+    """An area's JSON with its number inside counted from its open stays."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT area.id, area.event_id, area.name, area.capacity, COUNT(visit.id) FROM attendees_area area "
+            "LEFT JOIN attendees_visit visit ON visit.area_id = area.id AND visit.voided_at IS NULL "
+            "AND visit.checked_out_at IS NULL WHERE area.id = %s "
+            "GROUP BY area.id, area.event_id, area.name, area.capacity",
+            [area_id],
+        )
+        pk, event_id, name, capacity, inside = cursor.fetchone()
+    return json.dumps({"id": pk, "event": event_id, "name": name, "capacity": capacity, "inside": inside}).encode()
+
+
 def floor_area(area_id: int) -> bytes:
     """An area's JSON: one row, its live number inside included."""
     with connection.cursor() as cursor:
@@ -202,10 +228,11 @@ def floor_area(area_id: int) -> bytes:
     return json.dumps({"id": pk, "event": event_id, "name": name, "capacity": capacity, "inside": inside}).encode()
 
 
-def floor_figures(event_id: int, now: datetime.datetime) -> dict:
-    """The attendance figures: the event's row, the attendees, the standing stays in the
-    event, the middle of the sorted times inside, the peaks (a running sum over the
-    standing records) and the areas."""
+def history_figures(event_id: int, now: datetime.datetime) -> dict:
+    """The attendance figures from the whole history, as they were computed before they
+    were kept: the event's row, the attendees, the standing stays in the event, the
+    middle of the sorted times inside, the peaks (a running sum over the standing
+    records) and the areas."""
     stamp = connection.ops.adapt_datetimefield_value(now)
     of_event = "attendee_id IN (SELECT id FROM attendees_attendee WHERE event_id = %s)"
     with connection.cursor() as cursor:
@@ -270,10 +297,11 @@ def floor_figures(event_id: int, now: datetime.datetime) -> dict:
     }
 
 
-def floor_event_page(event_id: int, now: datetime.datetime) -> dict:
-    """What the event page shows, without the page: the figures, and the check-ins and
-    check-outs per minute of the event and of each area that the chart is drawn from."""
-    figures = floor_figures(event_id, now)
+def history_event_page(event_id: int, now: datetime.datetime) -> dict:
+    """What the event page shows, without the page, from the whole history: the
+    figures, and the check-ins and check-outs per minute of the event and of each area
+    that the chart is drawn from."""
+    figures = history_figures(event_id, now)
     minute = (
         "date_trunc('minute', {field} AT TIME ZONE 'UTC')"
         if connection.vendor == "postgresql"
@@ -293,6 +321,73 @@ def floor_event_page(event_id: int, now: datetime.datetime) -> dict:
     return {"figures": figures, "per_minute": per_minute}
 
 
+def floor_figures(event_id: int, now: datetime.datetime) -> dict:
+    """The attendance figures from the kept rows, as the app reads them: the event's row
+    with its live counts, the minutes of every place added up (the peak: the running
+    total before each minute plus its rise, at its highest), the middle of the sorted
+    times inside, and the areas."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT capacity, inside, registered, arrived FROM attendees_event WHERE id = %s", [event_id])
+        capacity, inside, registered, arrived = cursor.fetchone()
+        cursor.execute(
+            "SELECT area_key, SUM(check_ins), SUM(check_outs), MAX(before + rise) FROM ("
+            "SELECT area_key, check_ins, check_outs, rise, SUM(check_ins - check_outs) OVER ("
+            "PARTITION BY area_key ORDER BY minute) - (check_ins - check_outs) AS before "
+            "FROM attendees_placeminute WHERE event_id = %s) minutes GROUP BY area_key",
+            [event_id],
+        )
+        places = {key: (ins, outs, max(peak, 0)) for key, ins, outs, peak in cursor.fetchall()}
+        median = None
+        if arrived:
+            cursor.execute(
+                "SELECT microseconds + open_stays * %s AS total FROM attendees_timeinside "
+                "WHERE event_id = %s AND stays > 0 ORDER BY total LIMIT %s OFFSET %s",
+                [(now - TimeInside.EPOCH) // MICROSECOND, event_id, 2 - arrived % 2, (arrived - 1) // 2],
+            )
+            middle = [value for (value,) in cursor.fetchall()]
+            median = sum(middle) / len(middle) / 1_000_000
+        cursor.execute(
+            "SELECT id, name, capacity, inside FROM attendees_area WHERE event_id = %s ORDER BY name, id", [event_id]
+        )
+        areas = [
+            {
+                "id": pk,
+                "name": name,
+                "capacity": area_capacity,
+                "inside": area_inside,
+                "peak_inside": places.get(pk, (0, 0, 0))[2],
+                "check_ins": places.get(pk, (0, 0, 0))[0],
+            }
+            for pk, name, area_capacity, area_inside in cursor.fetchall()
+        ]
+    check_ins, check_outs, peak = places.get(0, (0, 0, 0))
+    return {
+        "registered": registered,
+        "inside": inside,
+        "left": arrived - inside,
+        "never_arrived": registered - arrived,
+        "check_ins": check_ins,
+        "check_outs": check_outs,
+        "median_seconds_inside": median,
+        "capacity": capacity,
+        "peak_inside": peak,
+        "areas": areas,
+    }
+
+
+def floor_event_page(event_id: int, now: datetime.datetime) -> dict:
+    """What the event page shows, without the page, from the kept rows: the figures,
+    and the check-ins and check-outs per minute of every place, for the chart."""
+    figures = floor_figures(event_id, now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT area_key, minute, check_ins, check_outs FROM attendees_placeminute WHERE event_id = %s",
+            [event_id],
+        )
+        per_minute = cursor.fetchall()
+    return {"figures": figures, "per_minute": per_minute}
+
+
 # The measure
 
 
@@ -308,7 +403,7 @@ def _measure(*, sizes: list[int], repeat: int, scans: int, door_staff, superuser
     section = Section(
         key="places",
         title="6. Places: door counts, an area's inside, attendance figures and the admin event page",
-        columns=["attendees", "request", "ms", "queries", "in SQL ms", "floor ms", "floor q", "/floor"],
+        columns=["attendees", "request", "ms", "queries", "in SQL ms", "floor ms", "floor q", "/floor", "history ms"],
     )
     now = timezone.now()
     events = {}
@@ -328,28 +423,32 @@ def _measure(*, sizes: list[int], repeat: int, scans: int, door_staff, superuser
         "door counts": (
             lambda size: expect(door.get("/door/counts/", {"event": events[size].pk}), 200).content,
             lambda size: floor_counts(events[size].pk),
+            lambda size: counts_from_history(events[size].pk),
             repeat * 4,
         ),
         "area inside": (
             lambda size: expect(reader.get(f"/api/areas/{areas[size].pk}/"), 200).content,
             lambda size: floor_area(areas[size].pk),
+            lambda size: history_area(areas[size].pk),
             repeat * 4,
         ),
         "figures": (
             lambda size: expect(reader.get(f"/api/events/{events[size].pk}/attendance/"), 200).content,
             lambda size: floor_figures(events[size].pk, timezone.now()),
+            lambda size: history_figures(events[size].pk, timezone.now()),
             repeat,
         ),
         "event page": (
             lambda size: expect(admin.get(f"/admin/attendees/event/{events[size].pk}/change/"), 200).content,
             lambda size: floor_event_page(events[size].pk, timezone.now()),
+            lambda size: history_event_page(events[size].pk, timezone.now()),
             repeat,
         ),
     }
     facts = {size: {} for size in sizes}
     for size in sizes:
         _check_floors(events[size], areas[size], reader)
-        for name, (fetch, floor, _) in requests.items():
+        for name, (fetch, floor, _, _) in requests.items():
             fetch(size)
             with captured_queries() as queries:
                 fetch(size)
@@ -361,12 +460,12 @@ def _measure(*, sizes: list[int], repeat: int, scans: int, door_staff, superuser
             with captured_queries() as queries:
                 floor(size)
             facts[size][name]["floor_queries"] = len(queries)
-    timings = {size: {name: {"request": [], "floor": []} for name in requests} for size in sizes}
-    for name, (fetch, floor, runs) in requests.items():
+    timings = {size: {name: {"request": [], "floor": [], "history": []} for name in requests} for size in sizes}
+    for name, (fetch, floor, history, runs) in requests.items():
         for rep in range(runs):
             # Round-robin over the sizes, so that drift on a busy machine spreads evenly.
             for size, _ in rotated(events, rep):
-                for variant, call in (("request", fetch), ("floor", floor)):
+                for variant, call in (("request", fetch), ("floor", floor), ("history", history)):
                     with Clock() as clock:
                         call(size)
                     timings[size][name][variant].append(clock.seconds)
@@ -376,12 +475,14 @@ def _measure(*, sizes: list[int], repeat: int, scans: int, door_staff, superuser
             fact = facts[size][name]
             request_median = median(timings[size][name]["request"])
             floor_median = median(timings[size][name]["floor"])
+            history_median = median(timings[size][name]["history"])
             results.append(
                 {
                     "attendees": size,
                     "request": name,
                     "median_seconds": request_median,
                     "floor_median_seconds": floor_median,
+                    "history_median_seconds": history_median,
                     **fact,
                     "seconds": timings[size][name],
                 }
@@ -396,6 +497,7 @@ def _measure(*, sizes: list[int], repeat: int, scans: int, door_staff, superuser
                     ms(floor_median),
                     fact["floor_queries"],
                     f"{figure(ratio(request_median, floor_median))}x",
+                    ms(history_median),
                 ]
             )
     scan_results = _time_scans(events[sizes[-1]], areas[sizes[-1]], scans=scans, user=door_staff)
@@ -406,6 +508,7 @@ def _measure(*, sizes: list[int], repeat: int, scans: int, door_staff, superuser
                 f"scan {'into an area' if name == 'area' else 'without an area'}",
                 ms(scan_results[f"{name}_median_seconds"]),
                 scan_results[f"{name}_queries"],
+                None,
                 None,
                 None,
                 None,
@@ -429,9 +532,11 @@ def _measure(*, sizes: list[int], repeat: int, scans: int, door_staff, superuser
         "door counts: GET /door/counts/?event=ID as door staff (session); area inside: GET /api/areas/ID/; "
         "figures: GET /api/events/ID/attendance/ (token); event page: GET of the admin's change page with "
         "its figures and chart, as a superuser",
-        "floor: the same answer from hand-written SQL (the live numbers inside read from their rows), without "
-        "the HTTP stack; for the event page, the figures and the check-ins and check-outs per minute that the "
-        "chart is drawn from, without drawing it",
+        "floor: the same answer from hand-written SQL reading the same rows as the app (the live numbers "
+        "inside, the kept minutes and times inside), without the HTTP stack; for the event page, the figures "
+        "and the check-ins and check-outs per minute that the chart is drawn from, without drawing it",
+        "history: the same answer from hand-written SQL over the whole history (the stays and the records), "
+        "as the app computed it before the numbers and figures were kept",
         f"scans: POST /api/scans/ in-process as door staff, {scans} in and {scans} out per kind, alternated; "
         "into an area: for attendees inside the event, in and out of an area; without one: in and out of the "
         "event; queries per scan (in and out alike) counted on one check-in",
@@ -453,13 +558,15 @@ def _check_floors(event: Event, area: Area, reader) -> None:
     ) != history:
         raise RuntimeError(f"the floor's counts {counts} and the app's {served} differ from the history's {history}")
     now = timezone.now()
-    floor = floor_figures(event.pk, now)
     app = selectors.attendance_figures(event, now)
-    floor_median, app_median = floor.pop("median_seconds_inside"), app.pop("median_seconds_inside")
-    if floor != app or abs((floor_median or 0) - (app_median or 0)) > 0.01:
-        raise RuntimeError(f"the floor's figures {floor} differ from the app's {app}")
-    if json.loads(floor_area(area.pk)) != expect(reader.get(f"/api/areas/{area.pk}/"), 200).json():
-        raise RuntimeError("the floor's area differs from the API's")
+    app_median = app.pop("median_seconds_inside")
+    for name, answer in (("floor", floor_figures(event.pk, now)), ("history", history_figures(event.pk, now))):
+        median_found = answer.pop("median_seconds_inside")
+        if answer != app or abs((median_found or 0) - (app_median or 0)) > 0.01:
+            raise RuntimeError(f"the {name}'s figures {answer} differ from the app's {app}")
+    served_area = expect(reader.get(f"/api/areas/{area.pk}/"), 200).json()
+    if json.loads(floor_area(area.pk)) != served_area or json.loads(history_area(area.pk)) != served_area:
+        raise RuntimeError("the floor's or the history's area differs from the API's")
 
 
 def _time_scans(event: Event, area: Area, *, scans: int, user) -> dict:
@@ -516,6 +623,8 @@ def _table_sizes(event: Event) -> dict:
         for table in ("attendees_visit", "attendees_record"):
             cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE {of_event}", [event.pk])
             counts[table.removeprefix("attendees_") + "s"] = cursor.fetchone()[0]
+        cursor.execute("SELECT COUNT(*) FROM attendees_placeminute WHERE event_id = %s", [event.pk])
+        counts["place_minutes"] = cursor.fetchone()[0]
     return {"attendees": Attendee.objects.filter(event=event).count(), **counts}
 
 

@@ -21,7 +21,9 @@ its own event and attendees through the API, and runs:
    two areas at once, or in an area while outside the event. Throughout the storm the
    areas and the event are read again and again, and no place may ever show more
    inside than its capacity; afterwards the peaks from the records must not exceed the
-   capacities either, and the live counts must equal the open stays in the database;
+   capacities either, the live counts must equal the open stays in the database, and
+   the figures (check-ins and peaks, kept as the stays are written) must equal what all
+   the stays give, counted afresh;
 3. retries: 20 clients sending one request with the same `Idempotency-Key` at once:
    one record, every response the same;
 4. bulk check-out racing with single check-outs of the same attendees: each visit is
@@ -534,7 +536,51 @@ def place_checks(site: Site, places: Places, histories: dict[int, History]) -> l
         stays, capacity = database.open_stays.get(area, 0), places.capacity(area)
         if capacity is not None and stays > capacity:
             full.problem(f"{places.name(area)}: {stays} open stays, capacity {capacity}")
-    return [seen, peak, full, counts, people, two, out]
+    shown = {
+        None: (figures["check_ins"], figures["peak_inside"]),
+        **{area["id"]: (area["check_ins"], area["peak_inside"]) for area in figures["areas"]},
+    }
+    counted = figures_from_stays(site.event_id)
+    kept = Row(
+        "figures: check-ins/peak = stays'",
+        figure=", ".join(
+            "{} {}/{}".format(places.name(area), *shown.get(area, ("-", "-"))) for area in [None, *places.areas]
+        ),
+    )
+    for area in [None, *places.areas]:
+        if shown.get(area) != counted.get(area, (0, 0)):
+            kept.problem(
+                f"{places.name(area)}: the figures show check-ins and peak {shown.get(area)}, "
+                f"the stays give {counted.get(area, (0, 0))}"
+            )
+    return [seen, peak, full, counts, people, kept, two, out]
+
+
+def figures_from_stays(event_id: int) -> dict[int | None, tuple[int, int]]:
+    """(standing check-ins, most inside at once) of the event (None) and each of its
+    areas, counted here from every standing stay in the database, against the figures
+    the app keeps as it writes: each begun stay a +1 and each ended one a -1 in time
+    order, check-outs first at the same instant."""
+    from django.db import connections
+
+    from attendees.models import Visit
+
+    try:
+        moves = sorted(
+            (at, step, visit.pk, visit.area_id)
+            for visit in Visit.objects.filter(attendee__event=event_id).standing()
+            for at, step in ((visit.checked_in_at, 1), (visit.checked_out_at, -1))
+            if at is not None
+        )
+    finally:
+        connections.close_all()
+    inside: Counter = Counter()
+    found: dict[int | None, tuple[int, int]] = {}
+    for _, step, _, area in moves:
+        inside[area] += step
+        check_ins, peak = found.get(area, (0, 0))
+        found[area] = (check_ins + (step > 0), max(peak, inside[area]))
+    return found
 
 
 def over_capacity_in_the_records(histories: dict[int, History], area: int, capacity: int) -> str:
