@@ -148,22 +148,33 @@ def _zone_choices() -> list[tuple[str, str]]:
 
 
 class ZoneSelect(forms.Select):
-    """The select of some 600 time zones, its options written in one go: rendered
-    through the template of a single option each, they took most of the event page's
-    time. The same HTML as `Select`'s: the options' values and labels escaped, the one
-    chosen marked selected."""
+    """The select of some 600 time zones, its options written once for all pages:
+    rendered through the template of a single option each, they took most of the event
+    page's time. The same HTML as `Select`'s: the options' values and labels escaped,
+    the one chosen marked selected."""
 
     template_name = "attendees/admin/zone_select.html"
 
     def get_context(self, name, value, attrs):
         context = forms.Widget.get_context(self, name, value, attrs)
         chosen = set(self.format_value(value))
-        context["widget"]["options"] = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            ((key, mark_safe(" selected") if str(key) in chosen else "", label) for key, label in self.choices),
+        context["widget"]["options"] = mark_safe(
+            "".join(selected if key in chosen else plain for key, plain, selected in _options_html(tuple(self.choices)))
         )
         return context
+
+
+@functools.lru_cache(maxsize=8)
+def _options_html(choices: tuple[tuple[str, str], ...]) -> list[tuple[str, str, str]]:
+    """Each choice's value, and its option escaped, plain and selected."""
+    return [
+        (
+            str(key),
+            format_html('<option value="{}">{}</option>', key, label),
+            format_html('<option value="{}" selected>{}</option>', key, label),
+        )
+        for key, label in choices
+    ]
 
 
 class EventAdminForm(forms.ModelForm):
