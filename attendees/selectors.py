@@ -7,7 +7,7 @@ import datetime
 import hashlib
 from collections.abc import Iterator, Sequence
 
-from django.db import connections, router
+from django.db import router
 from django.db.models import (
     BigIntegerField,
     BooleanField,
@@ -16,6 +16,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    IntegerField,
     Max,
     Min,
     OuterRef,
@@ -31,7 +32,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Area, Attendee, Event, PlaceMinute, Record, RefusedScan, TimeInside, Visit
-from .prepared import Param, PreparedQuery
+from .prepared import Param, Prepared, PreparedQuery
 
 
 def _visits_of_row():
@@ -182,16 +183,14 @@ def attendance_figures(event: Event, now: datetime.datetime | None = None) -> di
     came = states["inside"] + states["left"]
     median = None
     if came:
-        middle = (came - 1) // 2
-        # Each attendee's time inside, a sum of two kept columns (see `TimeInside`).
-        since_1970 = (now - TimeInside.EPOCH) // datetime.timedelta(microseconds=1)
-        times = (
-            TimeInside.objects.filter(event=event, stays__gt=0)
-            .annotate(total=F("microseconds") + F("open_stays") * Value(since_1970, BigIntegerField()))
-            .order_by("total")
-            .values_list("total", flat=True)[middle : middle + 2 - came % 2]
+        _, rows = _MIDDLE_TIMES.execute(
+            router.db_for_read(TimeInside),
+            event=event.pk,
+            now=(now - TimeInside.EPOCH) // datetime.timedelta(microseconds=1),
+            count=2 - came % 2,
+            skip=(came - 1) // 2,
         )
-        values = list(times)
+        values = [total for (total,) in rows]
         median = sum(values) / len(values) / 1_000_000 if values else None
     in_event = places.get(PlaceMinute.EVENT, PlaceTotals())
     return {
@@ -231,28 +230,47 @@ class PlaceTotals:
 def place_totals(event: Event) -> dict[int, PlaceTotals]:
     """The `PlaceTotals` of the event (key `PlaceMinute.EVENT`) and of each of its areas
     where someone has been (key: its id), added up by the database from their
-    `PlaceMinute`s, in one query. The peak is the highest, over the minutes, of the
-    number inside before the minute (the running total of the minutes before it) plus
-    the minute's rise: counted from the standing stays, not sampled."""
-    alias = router.db_for_read(PlaceMinute)
+    `PlaceMinute`s, in one prepared query. The peak is the highest, over the minutes, of
+    the number inside before the minute (the running total of the minutes before it)
+    plus the minute's rise: counted from the standing stays, not sampled."""
+    _, rows = _PLACE_TOTALS.execute(router.db_for_read(PlaceMinute), event=event.pk)
+    return {
+        key: PlaceTotals(check_ins=check_ins, check_outs=check_outs, peak=max(peak, 0))
+        for key, check_ins, check_outs, peak in rows
+    }
+
+
+def _place_totals_sql(alias: str) -> tuple[str, list]:
     net = F("check_ins") - F("check_outs")
     minutes = (
-        PlaceMinute.objects.filter(event=event)
+        PlaceMinute.objects.filter(event=Param("event", Event._meta.pk))
         .order_by()
         .annotate(before=Window(Sum(net), partition_by=[F("area_key")], order_by=[F("minute").asc()]) - net)
         .values_list("area_key", "check_ins", "check_outs", "rise", "before")
     )
     sql, params = minutes.query.get_compiler(using=alias).as_sql()
-    with connections[alias].cursor() as cursor:
-        cursor.execute(
-            "SELECT area_key, SUM(check_ins), SUM(check_outs), MAX(before + rise) "
-            f"FROM ({sql}) minutes GROUP BY area_key",
-            params,
-        )
-        return {
-            key: PlaceTotals(check_ins=check_ins, check_outs=check_outs, peak=max(peak, 0))
-            for key, check_ins, check_outs, peak in cursor.fetchall()
-        }
+    return (
+        f"SELECT area_key, SUM(check_ins), SUM(check_outs), MAX(before + rise) FROM ({sql}) minutes GROUP BY area_key",
+        list(params),
+    )
+
+
+def _middle_times_sql(alias: str) -> tuple[str, list]:
+    """The `count` times inside, in microseconds at `now` (since 1970), that follow the
+    `skip` shortest of those who came to `event`: each a sum of two kept columns (see
+    `TimeInside`), which the database sorts."""
+    times = (
+        TimeInside.objects.filter(event=Param("event", Event._meta.pk), stays__gt=0)
+        .annotate(total=F("microseconds") + F("open_stays") * Param("now", BigIntegerField()))
+        .order_by("total")
+        .values_list("total", flat=True)
+    )
+    sql, params = times.query.get_compiler(using=alias).as_sql()
+    return f"{sql} LIMIT %s OFFSET %s", [*params, Param("count", IntegerField()), Param("skip", IntegerField())]
+
+
+_PLACE_TOTALS = Prepared(_place_totals_sql)
+_MIDDLE_TIMES = Prepared(_middle_times_sql)
 
 
 @dataclasses.dataclass
@@ -266,18 +284,24 @@ class PlaceMinutes:
 def place_minutes(event: Event) -> dict[int, PlaceMinutes]:
     """The `PlaceMinutes` of the event (key `PlaceMinute.EVENT`) and of each of its
     areas where someone has been (key: its id): what the occupancy chart is drawn
-    from. One query."""
+    from. One prepared query."""
     places: dict[int, PlaceMinutes] = collections.defaultdict(PlaceMinutes)
-    rows = (
-        PlaceMinute.objects.filter(event=event).order_by().values_list("area_key", "minute", "check_ins", "check_outs")
-    )
-    for key, minute, check_ins, check_outs in rows:
-        place = places[key]
-        if check_ins:
-            place.ins[minute] = check_ins
-        if check_outs:
-            place.outs[minute] = check_outs
+    for row in _PLACE_MINUTES.rows(router.db_for_read(PlaceMinute), event=event.pk):
+        place = places[row["area_key"]]
+        if row["check_ins"]:
+            place.ins[row["minute"]] = row["check_ins"]
+        if row["check_outs"]:
+            place.outs[row["minute"]] = row["check_outs"]
     return dict(places)
+
+
+_PLACE_MINUTES = PreparedQuery(
+    lambda: (
+        PlaceMinute.objects.filter(event=Param("event", Event._meta.pk))
+        .order_by()
+        .values_list("area_key", "minute", "check_ins", "check_outs")
+    )
+)
 
 
 @dataclasses.dataclass(frozen=True)
