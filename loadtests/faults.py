@@ -22,7 +22,8 @@ Afterwards every scan answered 201 must be in the history exactly once and no re
 be there that no scan's key accounts for; each Idempotency-Key has at most one stored
 answer, the one its client got; each attendee's history is the answered in, out, in ...;
 no answer is a 500 or an HTML page, and every 503 is the JSON `service_unavailable` with
-`Retry-After`. It prints a table and exits 1 on any lost or duplicated scan or broken
+`Retry-After`; and the figures' check-ins and peak, kept in the transactions of the
+stays, must equal what the stays give. It prints a table and exits 1 on any lost or duplicated scan or broken
 expectation. PostgreSQL is always started again, and the server and the database are
 always removed. `--small` leaves out stopping PostgreSQL and runs in well under a minute,
 for CI.
@@ -48,7 +49,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .harness import Answer, Client, Site, arguments, print_log, running_site
+from .harness import Answer, Client, Site, arguments, figures_from_stays, print_log, running_site
 
 SCANS = "/api/scans/"
 REQUEST_TIMEOUT = 10.0
@@ -434,6 +435,9 @@ class Outcome:
     duplicated: int = 0
     # Scans recorded by an attempt whose answer was lost, and answered by a later one.
     replayed: int = 0
+    # (check-ins, peak inside) as the figures show them, and as the stays give them.
+    figures: tuple[int, int] = (0, 0)
+    figures_from_stays: tuple[int, int] = (0, 0)
     problems: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -484,6 +488,15 @@ def check(site: Site, tally: Tally, attendees: list[int], stored: dict[str, tupl
         if any(record["source"] != "scan" for record in records):
             outcome.problems.append(f"attendee {pk}: a record that is not a scan")
         outcome.problems.extend(f"attendee {pk}: {text}" for text in histories[pk].problems())
+    # The figures are kept in the transactions of the stays: killed workers and lost
+    # connections must leave them what the stays give.
+    shown = site.admin.get(f"/api/events/{site.event_id}/attendance/")
+    outcome.figures = (shown["check_ins"], shown["peak_inside"])
+    outcome.figures_from_stays = figures_from_stays(site.event_id).get(None, (0, 0))
+    if outcome.figures != outcome.figures_from_stays:
+        outcome.problems.append(
+            f"the figures show check-ins and peak {outcome.figures}, the stays give {outcome.figures_from_stays}"
+        )
     return outcome
 
 
@@ -534,6 +547,7 @@ def figures(tally: Tally, outcome: Outcome) -> list[tuple[str, str]]:
         ("no answer (retried)", str(tally.no_answer)),
         ("answers not waited for (retried)", str(tally.given_up)),
         ("recorded before a lost answer, replayed", str(outcome.replayed)),
+        ("figures: check-ins/peak = stays'", "{}/{} = {}/{}".format(*outcome.figures, *outcome.figures_from_stays)),
         ("worker kills", str(tally.worker_kills)),
         ("connections terminated", str(tally.connections_terminated)),
         ("PostgreSQL restarts", str(tally.postgresql_restarts)),

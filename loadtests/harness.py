@@ -5,6 +5,7 @@ attendee's history must follow afterwards."""
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import http.client
 import json
@@ -473,3 +474,30 @@ def arguments(prog: str, description: str, *, small: str, server: str, seed: str
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default: 4)")
     parser.add_argument("--seed", type=int, default=random.randrange(1_000_000), help=f"{seed} (default: random)")
     return parser
+
+
+def figures_from_stays(event_id: int) -> dict[int | None, tuple[int, int]]:
+    """(standing check-ins, most inside at once) of the event (None) and each of its
+    areas, counted here from every standing stay in the database, against the figures
+    the app keeps as it writes: each begun stay a +1 and each ended one a -1 in time
+    order, check-outs first at the same instant."""
+    from django.db import connections
+
+    from attendees.models import Visit
+
+    try:
+        moves = sorted(
+            (at, step, visit.pk, visit.area_id)
+            for visit in Visit.objects.filter(attendee__event=event_id).standing()
+            for at, step in ((visit.checked_in_at, 1), (visit.checked_out_at, -1))
+            if at is not None
+        )
+    finally:
+        connections.close_all()
+    inside: collections.Counter = collections.Counter()
+    found: dict[int | None, tuple[int, int]] = {}
+    for _, step, _, area in moves:
+        inside[area] += step
+        check_ins, peak = found.get(area, (0, 0))
+        found[area] = (check_ins + (step > 0), max(peak, inside[area]))
+    return found

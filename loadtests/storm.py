@@ -60,6 +60,7 @@ from .harness import (
     TimeLimitExceeded,
     Written,
     arguments,
+    figures_from_stays,
     print_log,
     running_site,
 )
@@ -554,33 +555,6 @@ def place_checks(site: Site, places: Places, histories: dict[int, History]) -> l
                 f"the stays give {counted.get(area, (0, 0))}"
             )
     return [seen, peak, full, counts, people, kept, two, out]
-
-
-def figures_from_stays(event_id: int) -> dict[int | None, tuple[int, int]]:
-    """(standing check-ins, most inside at once) of the event (None) and each of its
-    areas, counted here from every standing stay in the database, against the figures
-    the app keeps as it writes: each begun stay a +1 and each ended one a -1 in time
-    order, check-outs first at the same instant."""
-    from django.db import connections
-
-    from attendees.models import Visit
-
-    try:
-        moves = sorted(
-            (at, step, visit.pk, visit.area_id)
-            for visit in Visit.objects.filter(attendee__event=event_id).standing()
-            for at, step in ((visit.checked_in_at, 1), (visit.checked_out_at, -1))
-            if at is not None
-        )
-    finally:
-        connections.close_all()
-    inside: Counter = Counter()
-    found: dict[int | None, tuple[int, int]] = {}
-    for _, step, _, area in moves:
-        inside[area] += step
-        check_ins, peak = found.get(area, (0, 0))
-        found[area] = (check_ins + (step > 0), max(peak, inside[area]))
-    return found
 
 
 def over_capacity_in_the_records(histories: dict[int, History], area: int, capacity: int) -> str:
