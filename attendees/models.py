@@ -323,6 +323,9 @@ class PlaceMinute(models.Model):
     check_ins = models.PositiveIntegerField(_("check-ins"))
     check_outs = models.PositiveIntegerField(_("check-outs"))
     rise = models.IntegerField(_("rise"))
+    # When the latest of them began or ended: a record at or after it is added to the
+    # row as it stands; one before it rebuilds the minute from its stays.
+    last_at = models.DateTimeField(_("last at"))
 
     class Meta:
         verbose_name = _("minute of a place")

@@ -152,7 +152,7 @@ def check_in(
             )
             if opened:
                 _count_arrival(attendee)
-                _keep_figures(attendee.event_id, [written[0].at], [attendee.pk])
+                _keep_figures(attendee.event_id, written=written, attendee_ids=[attendee.pk])
             else:
                 # Inside already: hand the place back. Nothing else was written.
                 _release(Event, attendee.event_id)
@@ -191,7 +191,7 @@ def _check_in_to_area(
         current_area = next((area_id for area_id in open_stays if area_id is not None), None)
         if current_area == area.pk:
             raise AlreadyCheckedIn()
-        moments = []
+        also_written = []
         admitted = _admit(Area, area.pk, override=override_capacity)
         if admitted is None:
             raise _full_or_inside(attendee, area)
@@ -211,12 +211,12 @@ def _check_in_to_area(
             if not opened:
                 raise AlreadyCheckedIn()
             _count_arrival(attendee)
-            moments.append(entered[0].at)
+            also_written += entered
         if current_area is not None:
             theirs = _OnesStays(attendee, in_areas=True)
             _, left = _close_visits(theirs, by=by, station=station, source=source, now=now, recorded_at=recorded_at)
             _leave(left, event_id=attendee.event_id)
-            moments += [record.at for record in left]
+            also_written += left
         opened, written = _open_visits(
             attendee,
             by=by,
@@ -230,7 +230,9 @@ def _check_in_to_area(
         if not opened:
             raise AlreadyCheckedIn()
         # Their time inside the event changes only when they entered it just now.
-        _keep_figures(attendee.event_id, [*moments, written[0].at], [] if in_event else [attendee.pk])
+        _keep_figures(
+            attendee.event_id, written=[*also_written, *written], attendee_ids=[] if in_event else [attendee.pk]
+        )
     return written[0]
 
 
@@ -262,7 +264,7 @@ def check_out(
         if left is not None:
             _leave(written, event_id=attendee.event_id)
             in_event = any(record.area_id is None for record in written)
-            _keep_figures(attendee.event_id, [record.at for record in written], [attendee.pk] if in_event else [])
+            _keep_figures(attendee.event_id, written=written, attendee_ids=[attendee.pk] if in_event else [])
     if left is not None:
         return left
     if area is not None:
@@ -368,27 +370,105 @@ class Microseconds(Func):
 
 
 def _keep_figures(
-    event_id: int, moments: Iterable[datetime.datetime], attendee_ids: Collection[int], *, voided: bool = False
+    event_id: int,
+    *,
+    written: Iterable[Record] = (),
+    voided: Iterable[datetime.datetime] = (),
+    rebuilt: Iterable[datetime.datetime] = (),
+    attendee_ids: Collection[int] = (),
 ) -> None:
     """Bring the kept figures of the event `event_id` up to date after a write of its
-    stays: the `PlaceMinute`s of every place in the minutes of `moments` (when stays
-    written began or ended, or, once `voided`, no longer do) and the `TimeInside` of the
-    attendees `attendee_ids` (whose stays in the event changed). Each is rebuilt from
-    the stays, one statement a minute and one for the attendees, prepared for one. The
-    caller holds the event's row (see `_lock_events`), so every earlier write of the
-    event's stays has committed, and each statement, reading afresh, counts them all."""
+    stays: the `PlaceMinute`s of the records `written`, of the minutes of `voided` (when
+    stays no longer begin or end) and of `rebuilt` (any other change), and the
+    `TimeInside` of the attendees `attendee_ids` (whose stays in the event changed).
+
+    The caller holds the event's row (see `_lock_events`) and read the clock after
+    taking it, so the door's records come in time order: each is added to its minutes
+    where they stand (`_ADD_TO_MINUTES`, one prepared statement, the stays not read).
+    A record earlier than the latest of its minute and place (a door device's scan
+    synced late, a correction, another server's clock), a void and a bulk write
+    rebuild the minutes from their stays instead, one statement a minute, which counts
+    every earlier write of the event, committed before the row was handed on. The
+    times inside are rebuilt from the attendees' stays."""
     alias = router.db_for_write(PlaceMinute)
-    minutes = sorted({moment.replace(second=0, microsecond=0) for moment in moments})
-    if voided and minutes:
+    gone = {_minute_of(moment) for moment in voided}
+    again = gone | {_minute_of(moment) for moment in rebuilt}
+    added: dict[tuple[int, datetime.datetime], list[tuple[datetime.datetime, int]]] = collections.defaultdict(list)
+    for record in written:
+        step = 1 if record.type == Record.Type.CHECK_IN else -1
+        added[record.area_id or PlaceMinute.EVENT, _minute_of(record.at)].append((record.at, step))
+    rows = []
+    for (key, minute), moves in sorted(added.items()):
+        if minute in again or len({at for at, _ in moves}) > 1:
+            again.add(minute)
+            continue
+        ins = sum(step > 0 for _, step in moves)
+        outs = len(moves) - ins
+        # At one instant check-outs come first: the highest point is at the end, or the first check-out.
+        rise = max(ins - outs if ins else -1, -1 if outs else ins)
+        rows.append((key, minute, ins, outs, rise, moves[0][0]))
+    if rows:
+        values = {"event": event_id}
+        for n, (key, minute, ins, outs, rise, at) in enumerate(rows):
+            values.update({f"key{n}": key, f"minute{n}": minute, f"ins{n}": ins, f"outs{n}": outs})
+            values.update({f"rise{n}": rise, f"at{n}": at})
+        if _ADD_TO_MINUTES[len(rows)].execute(alias, **values)[0] != len(rows):
+            # One came before the latest of its minute: rebuilt below.
+            again |= {minute for _, minute, *_ in rows}
+    if gone:
         # A minute may have no stay left in a place: its row would stay as it was.
-        PlaceMinute.objects.using(alias).filter(event_id=event_id, minute__in=minutes).delete()
-    for minute in minutes:
-        _KEEP_A_MINUTE.execute(alias, event=event_id, start=minute, end=minute + MINUTE)
+        PlaceMinute.objects.using(alias).filter(event_id=event_id, minute__in=sorted(gone)).delete()
+    for minute in sorted(again):
+        # Planned for its values, not prepared: the minute's stays are found by their times.
+        _run(alias, *_KEEP_A_MINUTE.sql(alias, event=event_id, start=minute, end=minute + MINUTE))
     if len(attendee_ids) == 1:
         (attendee_id,) = attendee_ids
         _KEEP_A_TIME.execute(alias, attendee=attendee_id)
     elif attendee_ids:
         _run(alias, *_times_sql(alias, Attendee.objects.filter(pk__in=attendee_ids)))
+
+
+def _minute_of(moment: datetime.datetime) -> datetime.datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _adding_to_minutes(alias: str, count: int) -> tuple[str, list]:
+    """`INSERT ... VALUES ... ON CONFLICT DO UPDATE` adding `count` groups of records
+    (each of one place, one minute and one instant, `at{n}`) to their `PlaceMinute`s:
+    the check-ins and check-outs added, the rise raised to the number inside before
+    them plus theirs. Only where the group comes after the latest of its minute (at the
+    same instant, only check-ins: check-outs would come first); the row count tells
+    how many were added."""
+    name = connections[alias].ops.quote_name
+    table = name(PlaceMinute._meta.db_table)
+    fields = {field: PlaceMinute._meta.get_field(field) for field in ("event", *PLACE_MINUTE_COLUMNS[1:], "last_at")}
+    columns = {field: name(fields[field].column) for field in fields}
+    params: list = []
+    rows = []
+    for n in range(count):
+        names = ["event", f"key{n}", f"minute{n}", f"ins{n}", f"outs{n}", f"rise{n}", f"at{n}"]
+        params += [
+            Param(param, fields[field] if field != "event" else Event._meta.pk)
+            for param, field in zip(names, fields, strict=True)
+        ]
+        rows.append(f"({', '.join(['%s'] * len(names))})")
+    ins, outs, rise, last = (columns[field] for field in ("check_ins", "check_outs", "rise", "last_at"))
+    raised = f"{table}.{ins} - {table}.{outs} + EXCLUDED.{rise}"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns.values())}) VALUES {', '.join(rows)} "
+        f"ON CONFLICT ({columns['event']}, {columns['area_key']}, {columns['minute']}) DO UPDATE SET "
+        f"{ins} = {table}.{ins} + EXCLUDED.{ins}, {outs} = {table}.{outs} + EXCLUDED.{outs}, "
+        f"{rise} = CASE WHEN {raised} > {table}.{rise} THEN {raised} ELSE {table}.{rise} END, "
+        f"{last} = EXCLUDED.{last} "
+        f"WHERE {table}.{last} < EXCLUDED.{last} OR ({table}.{last} = EXCLUDED.{last} AND EXCLUDED.{outs} = 0)"
+    )
+    return sql, params
+
+
+# One write adds to at most three places: the event, the area left and the area entered.
+_ADD_TO_MINUTES = {
+    count: Prepared(lambda alias, count=count: _adding_to_minutes(alias, count)) for count in range(1, 4)
+}
 
 
 def _keep_figures_of(written: list[Written]) -> None:
@@ -404,8 +484,11 @@ def _keep_figures_of(written: list[Written]) -> None:
         .values_list("attendee__event", "minute")
         .distinct()
     )
+    by_event = collections.defaultdict(list)
     for event_id, minute in minutes:
-        _keep_figures(event_id, [minute], [])
+        by_event[event_id].append(minute)
+    for event_id, rebuilt in by_event.items():
+        _keep_figures(event_id, rebuilt=rebuilt)
     if any(record.area_id is None for record in written):
         alias = router.db_for_write(TimeInside)
         stays_in_events = records.filter(area__isnull=True).values("attendee")
@@ -440,14 +523,16 @@ def _place_minutes_sql(
     union = sides[0].union(sides[1], all=True)
     select, params = union.query.get_compiler(using=alias).as_sql()
     name = connections[alias].ops.quote_name
-    columns = ", ".join(name(PlaceMinute._meta.get_field(field).column) for field in PLACE_MINUTE_COLUMNS)
-    updated = ", ".join(f"{name(field)} = EXCLUDED.{name(field)}" for field in ("check_ins", "check_outs", "rise"))
+    columns = ", ".join(name(PlaceMinute._meta.get_field(field).column) for field in [*PLACE_MINUTE_COLUMNS, "last_at"])
+    updated = ", ".join(
+        f"{name(field)} = EXCLUDED.{name(field)}" for field in ("check_ins", "check_outs", "rise", "last_at")
+    )
     key = "place_event, place, place_minute"
     sql = (
         f"INSERT INTO {name(PlaceMinute._meta.db_table)} ({columns}) "
         f"SELECT {key}, SUM(CASE WHEN step > 0 THEN 1 ELSE 0 END), SUM(CASE WHEN step < 0 THEN 1 ELSE 0 END), "
-        f"MAX(running) FROM (SELECT {key}, step, SUM(step) OVER (PARTITION BY {key} ORDER BY moment, step, stay) "
-        f"AS running FROM ({select}) moves) counted "
+        f"MAX(running), MAX(moment) FROM (SELECT {key}, step, moment, "
+        f"SUM(step) OVER (PARTITION BY {key} ORDER BY moment, step, stay) AS running FROM ({select}) moves) counted "
         # WHERE: SQLite would read the ON of ON CONFLICT as a join's.
         f"WHERE 1 = 1 GROUP BY {key} "
         f"ON CONFLICT ({name('event_id')}, {name('area_key')}, {name('minute')}) DO UPDATE SET {updated}"
@@ -1203,7 +1288,7 @@ def void_record(*, record: Record, by: User | None, reason: str) -> Record:
             else:
                 Area.objects.filter(pk=visit.area_id).update(inside=F("inside") + 1)
         moments = Record.objects.filter(pk__in=voided_ids).values_list("at", flat=True)
-        _keep_figures(event_id, list(moments), [visit.attendee_id], voided=True)
+        _keep_figures(event_id, voided=list(moments), attendee_ids=[visit.attendee_id])
         _announce(signals.record_voided, voided_ids)
         record.refresh_from_db()
     return record
@@ -1258,7 +1343,7 @@ def correct_check_out(*, attendee: Attendee, at: datetime.datetime, by: User | N
                 )
             )
         _leave(records, event_id=attendee.event_id)
-        _keep_figures(attendee.event_id, [at], [attendee.pk])
+        _keep_figures(attendee.event_id, written=records, attendee_ids=[attendee.pk])
         _announce(signals.checked_out, [record.pk for record in records])
     return records[0]
 

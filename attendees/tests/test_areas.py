@@ -46,7 +46,7 @@ def assert_kept_figures_match_the_stays() -> None:
     """Every `PlaceMinute` and `TimeInside` is what the standing stays give, counted
     here in Python from scratch: each begun stay a +1 and each ended one a -1 in its
     place and minute, the rise the highest running total within the minute (check-outs
-    first at the same instant); each attendee's stays in the event, the open ones, and
+    first at the same instant), the latest time; each attendee's stays in the event, the open ones, and
     the microseconds of the closed ones less the start of the open one."""
     moves = sorted(
         (visit.attendee.event_id, visit.area_id or 0, at, step, visit.pk)
@@ -57,15 +57,15 @@ def assert_kept_figures_match_the_stays() -> None:
     expected = {}
     for event_id, key, at, step, _ in moves:
         minute = at.replace(second=0, microsecond=0)
-        ins, outs, running, rise = expected.get((event_id, key, minute), (0, 0, 0, None))
+        ins, outs, running, rise, _ = expected.get((event_id, key, minute), (0, 0, 0, None, None))
         running += step
         rise = running if rise is None else max(rise, running)
-        expected[event_id, key, minute] = (ins + (step > 0), outs + (step < 0), running, rise)
+        expected[event_id, key, minute] = (ins + (step > 0), outs + (step < 0), running, rise, at)
     kept = {
-        (row.event_id, row.area_key, row.minute): (row.check_ins, row.check_outs, row.rise)
+        (row.event_id, row.area_key, row.minute): (row.check_ins, row.check_outs, row.rise, row.last_at)
         for row in PlaceMinute.objects.all()
     }
-    assert kept == {place: (ins, outs, rise) for place, (ins, outs, _, rise) in expected.items()}
+    assert kept == {place: (ins, outs, rise, last) for place, (ins, outs, _, rise, last) in expected.items()}
     times = {}
     for visit in Visit.objects.standing().in_event().select_related("attendee"):
         stays, open_stays, microseconds = times.get(visit.attendee_id, (0, 0, 0))

@@ -5,10 +5,13 @@ import datetime
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from attendees import selectors, services
 from attendees.exceptions import HasHistory
-from attendees.models import Area, Attendee, Record, Visit
+from attendees.models import Area, Attendee, PlaceMinute, Record, Visit
+from attendees.prepared import executed
 
 from .test_areas import assert_counts_match_open_stays
 
@@ -262,4 +265,62 @@ def test_recount_keeps_the_figures_of_stays_written_around_the_services(event, h
     now = MORNING + 3 * HOUR
     assert kept_figures(event, now) == figures_from_history(event, now)
     assert kept_figures(event, now)["check_ins"] == 2
+    assert_counts_match_open_stays()
+
+
+def kept_minutes(event) -> dict:
+    return {
+        (row.area_key, row.minute): (row.check_ins, row.check_outs, row.rise, row.last_at)
+        for row in PlaceMinute.objects.filter(event=event)
+    }
+
+
+def test_a_record_in_time_order_is_added_to_its_minute_without_reading_the_stays(event, make_attendee):
+    first, second = make_attendee(), make_attendee()
+    services.check_in(attendee=first, by=None, at=MORNING + datetime.timedelta(seconds=10))
+
+    with CaptureQueriesContext(connection) as captured:
+        services.check_in(attendee=second, by=None, at=MORNING + datetime.timedelta(seconds=20))
+
+    # The minute's row is added to in place: no statement reads the stays of the minute.
+    kinds = [executed(query["sql"]) for query in captured.captured_queries]
+    assert sum(PlaceMinute._meta.db_table in sql and "INSERT" in sql for sql in kinds) == 1
+    assert not any(PlaceMinute._meta.db_table in sql and "OVER" in sql for sql in kinds)
+    assert kept_minutes(event) == {(0, MORNING): (2, 0, 2, MORNING + datetime.timedelta(seconds=20))}
+    assert_counts_match_open_stays()
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        # A door device's scan synced late: before the latest of its minute.
+        (("in", 1, 30), ("in", 2, 10)),
+        # A check-out at the very instant of a check-in written before it comes first.
+        (("in", 1, 30), ("out", 0, 30)),
+    ],
+)
+def test_a_record_before_the_latest_of_its_minute_rebuilds_the_minute_from_its_stays(
+    event, make_attendee, earlier, later
+):
+    people = [make_attendee() for _ in range(3)]
+    services.check_in(attendee=people[0], by=None, at=MORNING)
+    for direction, who, seconds in (earlier, later):
+        call = services.check_in if direction == "in" else services.check_out
+        with CaptureQueriesContext(connection) as captured:
+            call(attendee=people[who], by=None, at=MORNING + datetime.timedelta(seconds=seconds))
+
+    rebuilt = [executed(query["sql"]) for query in captured.captured_queries]
+    assert any(PlaceMinute._meta.db_table in sql and "OVER" in sql for sql in rebuilt)
+    assert_counts_match_open_stays()
+
+
+def test_two_check_ins_at_one_instant_and_a_check_out_then_add_up_in_order(event, make_attendee):
+    people = [make_attendee() for _ in range(3)]
+    at = MORNING + datetime.timedelta(seconds=5)
+    services.check_in(attendee=people[0], by=None, at=MORNING)
+    services.check_in(attendee=people[1], by=None, at=at)
+    services.check_in(attendee=people[2], by=None, at=at)
+    services.check_out(attendee=people[0], by=None, at=at + datetime.timedelta(seconds=1))
+
+    assert kept_minutes(event) == {(0, MORNING): (3, 1, 3, at + datetime.timedelta(seconds=1))}
     assert_counts_match_open_stays()
