@@ -191,7 +191,8 @@ class EventAdminForm(forms.ModelForm):
         field = self.fields.get("timezone")
         if field is not None:
             field.required = False
-            field.widget = ZoneSelect(choices=_zone_choices())
+            # The function, not its list: each form then copies no 600 choices it may never render.
+            field.widget = ZoneSelect(choices=_zone_choices)
             # Checked as the form's own field, so that an unknown zone never reaches the event shown beside it.
             field.validators = [*field.validators, validate_timezone]
             # Compared with the event's own zone, not with a hidden copy of the default.
