@@ -488,8 +488,12 @@ def check(site: Site, tally: Tally, attendees: list[int], stored: dict[str, tupl
         if any(record["source"] != "scan" for record in records):
             outcome.problems.append(f"attendee {pk}: a record that is not a scan")
         outcome.problems.extend(f"attendee {pk}: {text}" for text in histories[pk].problems())
-    # The figures are kept in the transactions of the stays: killed workers and lost
-    # connections must leave them what the stays give.
+    return outcome
+
+
+def check_figures(site: Site, outcome: Outcome) -> None:
+    """The figures are kept in the transactions of the stays: killed workers and lost
+    connections must leave the event's check-ins and peak what the stays give."""
     shown = site.admin.get(f"/api/events/{site.event_id}/attendance/")
     outcome.figures = (shown["check_ins"], shown["peak_inside"])
     outcome.figures_from_stays = figures_from_stays(site.event_id).get(None, (0, 0))
@@ -497,7 +501,6 @@ def check(site: Site, tally: Tally, attendees: list[int], stored: dict[str, tupl
         outcome.problems.append(
             f"the figures show check-ins and peak {outcome.figures}, the stays give {outcome.figures_from_stays}"
         )
-    return outcome
 
 
 def first_difference(got: list[str], expected: list[str]) -> int:
@@ -679,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
             with running_site(args.database_url, name, args.workers, log, sizes.time_limit) as (site, server):
                 attendees = run(site, server.pid, args.database_url, name, sizes, seed, tally)
                 outcome = check(site, tally, attendees, stored_answers())
+                check_figures(site, outcome)
                 outcome.problems.extend(expectations(tally, sizes, server_alive=server.poll() is None))
         except KeyboardInterrupt:
             print("faults: interrupted", file=sys.stderr)
