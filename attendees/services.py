@@ -456,7 +456,7 @@ def _adding_to_minutes(alias: str, count: int) -> tuple[str, list]:
     raised = f"{table}.{ins} - {table}.{outs} + EXCLUDED.{rise}"
     sql = (
         f"INSERT INTO {table} ({', '.join(columns.values())}) VALUES {', '.join(rows)} "
-        f"ON CONFLICT ({columns['event']}, {columns['area_key']}, {columns['minute']}) DO UPDATE SET "
+        f"ON CONFLICT ({_place_minute_key(alias)}) DO UPDATE SET "
         f"{ins} = {table}.{ins} + EXCLUDED.{ins}, {outs} = {table}.{outs} + EXCLUDED.{outs}, "
         f"{rise} = CASE WHEN {raised} > {table}.{rise} THEN {raised} ELSE {table}.{rise} END, "
         f"{last} = EXCLUDED.{last} "
@@ -535,9 +535,15 @@ def _place_minutes_sql(
         f"SUM(step) OVER (PARTITION BY {key} ORDER BY moment, step, stay) AS running FROM ({select}) moves) counted "
         # WHERE: SQLite would read the ON of ON CONFLICT as a join's.
         f"WHERE 1 = 1 GROUP BY {key} "
-        f"ON CONFLICT ({name('event_id')}, {name('area_key')}, {name('minute')}) DO UPDATE SET {updated}"
+        f"ON CONFLICT ({_place_minute_key(alias)}) DO UPDATE SET {updated}"
     )
     return sql, list(params)
+
+
+def _place_minute_key(alias: str) -> str:
+    """The columns of the unique key of `PlaceMinute`, for ON CONFLICT."""
+    name = connections[alias].ops.quote_name
+    return ", ".join(name(PlaceMinute._meta.get_field(field).column) for field in ("event", "area_key", "minute"))
 
 
 PLACE_MINUTE_COLUMNS = ["event", "area_key", "minute", "check_ins", "check_outs", "rise"]
