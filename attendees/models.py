@@ -360,7 +360,7 @@ class TimeInside(models.Model):
     class Meta:
         verbose_name = _("time inside")
         verbose_name_plural = _("times inside")
-        # All the median reads, in the index alone.
+        # An event's times inside, readable from the index alone among many events'.
         indexes = [models.Index(fields=["event", "stays", "open_stays", "microseconds"], name="timeinside_event_idx")]
 
     def __str__(self) -> str:
