@@ -441,8 +441,8 @@ def _adding_to_minutes(alias: str, count: int) -> tuple[str, list]:
     how many were added."""
     name = connections[alias].ops.quote_name
     table = name(PlaceMinute._meta.db_table)
-    fields = {field: PlaceMinute._meta.get_field(field) for field in ("event", *PLACE_MINUTE_COLUMNS[1:], "last_at")}
-    columns = {field: name(fields[field].column) for field in fields}
+    fields = {field: PlaceMinute._meta.get_field(field) for field in PLACE_MINUTE_COLUMNS}
+    columns = dict(zip(fields, _columns(alias, PlaceMinute, PLACE_MINUTE_COLUMNS), strict=True))
     params: list = []
     rows = []
     for n in range(count):
@@ -456,7 +456,7 @@ def _adding_to_minutes(alias: str, count: int) -> tuple[str, list]:
     raised = f"{table}.{ins} - {table}.{outs} + EXCLUDED.{rise}"
     sql = (
         f"INSERT INTO {table} ({', '.join(columns.values())}) VALUES {', '.join(rows)} "
-        f"ON CONFLICT ({_place_minute_key(alias)}) DO UPDATE SET "
+        f"ON CONFLICT ({', '.join(_columns(alias, PlaceMinute, PLACE_MINUTE_KEY))}) DO UPDATE SET "
         f"{ins} = {table}.{ins} + EXCLUDED.{ins}, {outs} = {table}.{outs} + EXCLUDED.{outs}, "
         f"{rise} = CASE WHEN {raised} > {table}.{rise} THEN {raised} ELSE {table}.{rise} END, "
         f"{last} = EXCLUDED.{last} "
@@ -523,10 +523,7 @@ def _place_minutes_sql(
     union = sides[0].union(sides[1], all=True)
     select, params = union.query.get_compiler(using=alias).as_sql()
     name = connections[alias].ops.quote_name
-    columns = ", ".join(name(PlaceMinute._meta.get_field(field).column) for field in [*PLACE_MINUTE_COLUMNS, "last_at"])
-    updated = ", ".join(
-        f"{name(field)} = EXCLUDED.{name(field)}" for field in ("check_ins", "check_outs", "rise", "last_at")
-    )
+    columns = ", ".join(_columns(alias, PlaceMinute, PLACE_MINUTE_COLUMNS))
     key = "place_event, place, place_minute"
     sql = (
         f"INSERT INTO {name(PlaceMinute._meta.db_table)} ({columns}) "
@@ -534,19 +531,26 @@ def _place_minutes_sql(
         f"MAX(running), MAX(moment) FROM (SELECT {key}, step, moment, "
         f"SUM(step) OVER (PARTITION BY {key} ORDER BY moment, step, stay) AS running FROM ({select}) moves) counted "
         # WHERE: SQLite would read the ON of ON CONFLICT as a join's.
-        f"WHERE 1 = 1 GROUP BY {key} "
-        f"ON CONFLICT ({_place_minute_key(alias)}) DO UPDATE SET {updated}"
+        f"WHERE 1 = 1 GROUP BY {key}"
+        + _on_conflict_update(alias, PlaceMinute, PLACE_MINUTE_KEY, PLACE_MINUTE_COLUMNS[len(PLACE_MINUTE_KEY) :])
     )
     return sql, list(params)
 
 
-def _place_minute_key(alias: str) -> str:
-    """The columns of the unique key of `PlaceMinute`, for ON CONFLICT."""
+PLACE_MINUTE_KEY = ["event", "area_key", "minute"]
+PLACE_MINUTE_COLUMNS = [*PLACE_MINUTE_KEY, "check_ins", "check_outs", "rise", "last_at"]
+
+
+def _columns(alias: str, model: type[Model], fields: list[str]) -> list[str]:
+    """The quoted columns of `fields` of `model`."""
     name = connections[alias].ops.quote_name
-    return ", ".join(name(PlaceMinute._meta.get_field(field).column) for field in ("event", "area_key", "minute"))
+    return [name(model._meta.get_field(field).column) for field in fields]
 
 
-PLACE_MINUTE_COLUMNS = ["event", "area_key", "minute", "check_ins", "check_outs", "rise"]
+def _on_conflict_update(alias: str, model: type[Model], key: list[str], updated: list[str]) -> str:
+    """`ON CONFLICT (key) DO UPDATE SET` each of `updated` to the value proposed for it."""
+    sets = ", ".join(f"{column} = EXCLUDED.{column}" for column in _columns(alias, model, updated))
+    return f" ON CONFLICT ({', '.join(_columns(alias, model, key))}) DO UPDATE SET {sets}"
 
 
 def _times_sql(alias: str, attendees: QuerySet[Attendee]) -> tuple[str, list]:
@@ -567,16 +571,8 @@ def _times_sql(alias: str, attendees: QuerySet[Attendee]) -> tuple[str, list]:
         )
         .values_list("pk", "event_id", "kept_stays", "kept_open", "kept_microseconds")
     )
-    select, params = rows.query.get_compiler(using=alias).as_sql()
-    name = connections[alias].ops.quote_name
-    fields = [TimeInside._meta.get_field(field) for field in TIME_INSIDE_COLUMNS]
-    columns = ", ".join(name(field.column) for field in fields)
-    updated = ", ".join(f"{name(field.column)} = EXCLUDED.{name(field.column)}" for field in fields[1:])
-    sql = (
-        f"INSERT INTO {name(TimeInside._meta.db_table)} ({columns}) {select} "
-        f"ON CONFLICT ({name(fields[0].column)}) DO UPDATE SET {updated}"
-    )
-    return sql, list(params)
+    sql, params = _insert_sql(connections[alias], TimeInside, TIME_INSIDE_COLUMNS, rows, on_conflict_do_nothing=False)
+    return sql + _on_conflict_update(alias, TimeInside, ["attendee"], TIME_INSIDE_COLUMNS[1:]), list(params)
 
 
 TIME_INSIDE_COLUMNS = ["attendee", "event", "stays", "open_stays", "microseconds"]
