@@ -13,6 +13,10 @@ connection, and run with `EXECUTE`: the database then plans it once, not on ever
 (planning the permission query alone took 0.5 ms, four times its run). The first run
 on a connection sends both in one round trip. `ATTENDEES["PREPARE_ON_SERVER"] = False`
 turns this off, for a pooler that shares server connections between transactions.
+A statement whose best plan depends on its values is built once but never prepared on
+the server (`plan_each_run`): after five runs PostgreSQL may keep one generic plan for
+all values, and an event's figures are best read by an index for a small event and by
+a scan for a large one.
 """
 
 import itertools
@@ -51,10 +55,12 @@ _BY_NAME: dict[str, "Prepared"] = {}
 
 class Prepared:
     """A statement built once per database by `build(alias)`, which returns its SQL and
-    parameters (constants, and `Param`s for the values of each run)."""
+    parameters (constants, and `Param`s for the values of each run). With `plan_each_run`,
+    the database plans it for the values of each run: it is never prepared on the server."""
 
-    def __init__(self, build: Callable[[str], tuple[str, list]]):
+    def __init__(self, build: Callable[[str], tuple[str, list]], *, plan_each_run: bool = False):
         self.build = build
+        self.plan_each_run = plan_each_run
         self.built: dict[str, tuple[str, list]] = {}
         self.on_server: dict[str, tuple[str, str, list[Param]]] = {}
         self.lock = threading.Lock()
@@ -86,7 +92,7 @@ class Prepared:
         row count and rows (none for a statement that returns none)."""
         connection = connections[alias]
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql" and app_settings.PREPARE_ON_SERVER:
+            if connection.vendor == "postgresql" and app_settings.PREPARE_ON_SERVER and not self.plan_each_run:
                 sql, params = self._on_server(connection, cursor, **values)
             else:
                 sql, params = self.sql(alias, **values)
@@ -181,8 +187,8 @@ class PreparedQuery(Prepared):
     """A prepared SELECT of the rows of a `values_list` queryset built by `build()`; each
     run answers them as dicts by name, the values converted as the ORM converts them."""
 
-    def __init__(self, build: Callable[[], QuerySet]):
-        super().__init__(self._compile)
+    def __init__(self, build: Callable[[], QuerySet], *, plan_each_run: bool = False):
+        super().__init__(self._compile, plan_each_run=plan_each_run)
         self.queryset_of = build
         self.columns: dict[str, tuple[list[str], list]] = {}
 

@@ -269,8 +269,10 @@ def _middle_times_sql(alias: str) -> tuple[str, list]:
     return f"{sql} LIMIT %s OFFSET %s", [*params, Param("count", IntegerField()), Param("skip", IntegerField())]
 
 
-_PLACE_TOTALS = Prepared(_place_totals_sql)
-_MIDDLE_TIMES = Prepared(_middle_times_sql)
+# Planned for the event of each run: one of a thousand attendees is read by an index, one of
+# a hundred thousand by a scan, and a generic plan kept for both read a small event by a scan.
+_PLACE_TOTALS = Prepared(_place_totals_sql, plan_each_run=True)
+_MIDDLE_TIMES = Prepared(_middle_times_sql, plan_each_run=True)
 
 
 @dataclasses.dataclass
@@ -300,7 +302,8 @@ _PLACE_MINUTES = PreparedQuery(
         PlaceMinute.objects.filter(event=Param("event", Event._meta.pk))
         .order_by()
         .values_list("area_key", "minute", "check_ins", "check_outs")
-    )
+    ),
+    plan_each_run=True,
 )
 
 

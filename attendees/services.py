@@ -419,8 +419,7 @@ def _keep_figures(
         # A minute may have no stay left in a place: its row would stay as it was.
         PlaceMinute.objects.using(alias).filter(event_id=event_id, minute__in=sorted(gone)).delete()
     for minute in sorted(again):
-        # Planned for its values, not prepared: the minute's stays are found by their times.
-        _run(alias, *_KEEP_A_MINUTE.sql(alias, event=event_id, start=minute, end=minute + MINUTE))
+        _KEEP_A_MINUTE.execute(alias, event=event_id, start=minute, end=minute + MINUTE)
     if len(attendee_ids) == 1:
         (attendee_id,) = attendee_ids
         _KEEP_A_TIME.execute(alias, attendee=attendee_id)
@@ -583,13 +582,15 @@ def _run(alias: str, sql: str, params: list) -> None:
         cursor.execute(sql, params)
 
 
+# Planned for its values: a generic plan joined every attendee of the event to find the minute's stays by their times.
 _KEEP_A_MINUTE = Prepared(
     lambda alias: _place_minutes_sql(
         alias,
         Visit.objects.filter(attendee__event=Param("event", Event._meta.pk)),
         start=Param("start", _DATETIME),
         end=Param("end", _DATETIME),
-    )
+    ),
+    plan_each_run=True,
 )
 _KEEP_A_TIME = Prepared(
     lambda alias: _times_sql(alias, Attendee.objects.filter(pk=Param("attendee", Attendee._meta.pk)))

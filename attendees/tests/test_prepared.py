@@ -210,3 +210,43 @@ def test_without_prepare_on_server_the_sql_is_sent_as_built(make_attendee, setti
     with CaptureQueriesContext(connection) as plain:
         assert statement.rows(ALIAS, name="Ada") == answer
     assert plain.captured_queries[0]["sql"].startswith("SELECT")
+
+
+@pytest.mark.postgresql
+def test_a_statement_planned_each_run_is_never_prepared_on_the_server(make_attendee):
+    """PostgreSQL may keep one generic plan for a prepared statement after its fifth run:
+    a statement whose best plan depends on its values is sent as built every time."""
+    statement, answer = _named(make_attendee)
+    statement.plan_each_run = True
+
+    with CaptureQueriesContext(connection) as runs:
+        for _ in range(7):
+            assert statement.rows(ALIAS, name="Ada") == answer
+    assert {query["sql"].split(" ", 1)[0] for query in runs.captured_queries} == {"SELECT"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = %s", [statement.name])
+        assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.postgresql
+def test_the_figures_are_planned_for_each_event(make_attendee, door_staff):
+    """A small event's figures read by an index, a large one's by a scan: a generic plan
+    kept for both after a few runs read every event's times inside to find a small one's."""
+    small = Event.objects.create(name="Small")
+    large = Event.objects.create(name="Large")
+    for event in (small, large, large):
+        services.check_in(attendee=make_attendee(event=event), by=door_staff)
+
+    with CaptureQueriesContext(connection) as runs:
+        for _ in range(4):
+            for event in (large, small):
+                selectors.attendance_figures(event)
+                selectors.place_minutes(event)
+    statements = (selectors._PLACE_TOTALS, selectors._MIDDLE_TIMES, selectors._PLACE_MINUTES)
+    assert not [query["sql"] for query in runs.captured_queries if query["sql"].startswith(("PREPARE", "EXECUTE"))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE name = ANY(%s)",
+            [[statement.name for statement in statements]],
+        )
+        assert cursor.fetchone() == (0,)
