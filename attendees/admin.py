@@ -326,9 +326,7 @@ class EventAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("people inside over time"))
     def occupancy(self, event: Event):
-        minutes = selectors.place_minutes(event)
-        points = selectors.occupancy(event, minutes=minutes)
-        areas = selectors.occupancy_by_area(event, moments=[at for at, _count in points], minutes=minutes)
+        points, areas = selectors.occupancy_by_area(event)
         return charts.occupancy_svg(
             points, areas=[(area.name, area_points) for area, area_points in areas], zone=event.zone
         )

@@ -338,6 +338,20 @@ class PlaceMinute(models.Model):
         return f"{self.event_id}/{self.area_key} {self.minute:%Y-%m-%d %H:%M}"
 
 
+class Microseconds(models.Func):
+    """A duration in whole microseconds."""
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        # Django's durations are whole microseconds in SQL on SQLite already.
+        return compiler.compile(self.source_expressions[0])
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(EXTRACT(EPOCH FROM ({sql})) * 1000000)::bigint", params
+
+
 class TimeInside(models.Model):
     """One attendee's time inside the event, kept by the services in the same
     transaction as their stays (and rebuilt from them by `recount`), for the median of

@@ -5,13 +5,15 @@ import collections
 import dataclasses
 import datetime
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from django.db import router
 from django.db.models import (
     BigIntegerField,
     BooleanField,
+    Case,
     Count,
+    DateTimeField,
     DurationField,
     Exists,
     ExpressionWrapper,
@@ -26,12 +28,13 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
     Window,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Area, Attendee, Event, PlaceMinute, Record, RefusedScan, TimeInside, Visit
+from .models import Area, Attendee, Event, Microseconds, PlaceMinute, Record, RefusedScan, TimeInside, Visit
 from .prepared import Param, Prepared, PreparedQuery
 
 
@@ -275,38 +278,6 @@ _PLACE_TOTALS = Prepared(_place_totals_sql, plan_each_run=True)
 _MIDDLE_TIMES = Prepared(_middle_times_sql, plan_each_run=True)
 
 
-@dataclasses.dataclass
-class PlaceMinutes:
-    """The check-ins and check-outs per minute of one place, from its `PlaceMinute`s."""
-
-    ins: dict[datetime.datetime, int] = dataclasses.field(default_factory=dict)
-    outs: dict[datetime.datetime, int] = dataclasses.field(default_factory=dict)
-
-
-def place_minutes(event: Event) -> dict[int, PlaceMinutes]:
-    """The `PlaceMinutes` of the event (key `PlaceMinute.EVENT`) and of each of its
-    areas where someone has been (key: its id): what the occupancy chart is drawn
-    from. One prepared query."""
-    places: dict[int, PlaceMinutes] = collections.defaultdict(PlaceMinutes)
-    for row in _PLACE_MINUTES.rows(router.db_for_read(PlaceMinute), event=event.pk):
-        place = places[row["area_key"]]
-        if row["check_ins"]:
-            place.ins[row["minute"]] = row["check_ins"]
-        if row["check_outs"]:
-            place.outs[row["minute"]] = row["check_outs"]
-    return dict(places)
-
-
-_PLACE_MINUTES = PreparedQuery(
-    lambda: (
-        PlaceMinute.objects.filter(event=Param("event", Event._meta.pk))
-        .order_by()
-        .values_list("area_key", "minute", "check_ins", "check_outs")
-    ),
-    plan_each_run=True,
-)
-
-
 @dataclasses.dataclass(frozen=True)
 class AttendanceRow:
     event_id: int
@@ -362,75 +333,115 @@ def attendance_rows(attendees: QuerySet[Attendee], now: datetime.datetime | None
         )
 
 
+Point = tuple[datetime.datetime, int]
+
+
 def occupancy(
-    event: Event,
-    *,
-    step: datetime.timedelta = datetime.timedelta(minutes=15),
-    now: datetime.datetime | None = None,
-    minutes: dict[int, PlaceMinutes] | None = None,
-) -> list[tuple[datetime.datetime, int]]:
+    event: Event, *, step: datetime.timedelta = datetime.timedelta(minutes=15), now: datetime.datetime | None = None
+) -> list[Point]:
     """People inside at each `step` over the event, from its start (or the first
     check-in), and at its end (or now, if sooner), the last point. The step widens so
-    that there are at most `MAX_STEPS` points. One query, the check-ins and check-outs
-    per minute (`place_minutes`), unless given those (`minutes`)."""
-    now = now or timezone.now()
-    minutes = place_minutes(event) if minutes is None else minutes
-    in_event = minutes.get(PlaceMinute.EVENT, PlaceMinutes())
-    start = event.starts_at or min(in_event.ins, default=None)
-    if start is None:
-        return []
-    end = min(event.ends_at, now) if event.ends_at else now
-    end = max(end, start)
-    while (end - start) / step > MAX_STEPS:
-        step *= 2
-    moments = []
-    at = _floor(start, step)
-    while at < end:
-        moments.append(at)
-        at += step
-    moments.append(end)
-    return list(zip(moments, _counts_at(moments, in_event.ins, in_event.outs), strict=True))
+    that there are at most `MAX_STEPS` points. One query, the kept minutes' check-ins less
+    check-outs summed per step by the database (two for an event without a start: its
+    first check-in)."""
+    moments, lines = _occupancy_lines(event, step=step, now=now)
+    return list(zip(moments, lines.get(PlaceMinute.EVENT, [0] * len(moments)), strict=True))
 
 
 def occupancy_by_area(
-    event: Event, *, moments: Sequence[datetime.datetime], minutes: dict[int, PlaceMinutes] | None = None
-) -> list[tuple[Area, list[tuple[datetime.datetime, int]]]]:
-    """People in each of the event's areas at `moments`, counted as `occupancy` counts:
-    given the moments of `occupancy(event)`, the areas' lines share the event's times.
-    Every area of the event, by name. Two queries whatever the number of areas: the
-    areas, and the check-ins and check-outs per minute (`place_minutes`), unless given
-    those (`minutes`)."""
+    event: Event, *, step: datetime.timedelta = datetime.timedelta(minutes=15), now: datetime.datetime | None = None
+) -> tuple[list[Point], list[tuple[Area, list[Point]]]]:
+    """The event's `occupancy`, and beside it the people in each of its areas at the
+    same moments: every area of the event, by name. Two queries whatever the number of
+    areas: the areas, and the kept minutes summed per step of every place at once."""
+    moments, lines = _occupancy_lines(event, step=step, now=now)
     if not moments:
-        return []
-    areas = list(event.areas.order_by("name", "pk"))
-    minutes = place_minutes(event) if minutes is None else minutes
-    lines = []
-    for area in areas:
-        place = minutes.get(area.pk, PlaceMinutes())
-        lines.append((area, list(zip(moments, _counts_at(moments, place.ins, place.outs), strict=True))))
-    return lines
+        return [], []
+    zeros = [0] * len(moments)
+    return (
+        list(zip(moments, lines.get(PlaceMinute.EVENT, zeros), strict=True)),
+        [
+            (area, list(zip(moments, lines.get(area.pk, zeros), strict=True)))
+            for area in event.areas.order_by("name", "pk")
+        ],
+    )
 
 
 MAX_STEPS = 192
 
 
-def _counts_at(
-    moments: Sequence[datetime.datetime], ins: dict[datetime.datetime, int], outs: dict[datetime.datetime, int]
-) -> list[int]:
-    """How many are inside at each of `moments` (ascending), from the check-ins and
-    check-outs per minute. A minute's check-ins and check-outs count at a moment after
-    the start of that minute, and all of them at the last moment (the end, or now)."""
-    counts = []
-    inside = 0
-    minutes = iter(sorted({*ins, *outs}))
-    minute = next(minutes, None)
-    for n, at in enumerate(moments):
-        last = n == len(moments) - 1
-        while minute is not None and (minute <= at if last else minute < at):
-            inside += ins.get(minute, 0) - outs.get(minute, 0)
-            minute = next(minutes, None)
-        counts.append(inside)
-    return counts
+def _occupancy_lines(
+    event: Event, *, step: datetime.timedelta, now: datetime.datetime | None
+) -> tuple[list[datetime.datetime], dict[int, list[int]]]:
+    """The moments of the chart, and how many were inside each place at them, by the
+    place's key (see `PlaceMinute.area_key`). A minute's check-ins and check-outs count at
+    a moment after the start of that minute, and all of them at the last moment (the
+    end, or now): the moments but the last are whole steps, so the minutes' sums per
+    step are enough."""
+    now = now or timezone.now()
+    start = event.starts_at or _first_check_in(event)
+    if start is None:
+        return [], {}
+    end = min(event.ends_at, now) if event.ends_at else now
+    end = max(end, start)
+    while (end - start) / step > MAX_STEPS:
+        step *= 2
+    since = _floor(start, step)
+    moments = []
+    at = since
+    while at < end:
+        moments.append(at)
+        at += step
+    moments.append(end)
+    steps: dict[int, dict[int, int]] = collections.defaultdict(dict)
+    for row in _STEP_TOTALS.rows(
+        router.db_for_read(PlaceMinute),
+        event=event.pk,
+        since=since,
+        until=end,
+        step=step // datetime.timedelta(microseconds=1),
+    ):
+        steps[row["area_key"]][row["step"]] = row["change"]
+    lines = {}
+    for key, changes in steps.items():
+        # Step -1 holds the minutes before the first moment: they count at every one.
+        inside = changes.get(-1, 0)
+        counts = []
+        for n in range(len(moments) - 1):
+            counts.append(inside)
+            inside += changes.get(n, 0)
+        counts.append(sum(changes.values()))
+        lines[key] = counts
+    return moments, lines
+
+
+def _first_check_in(event: Event) -> datetime.datetime | None:
+    return PlaceMinute.objects.filter(event=event, area_key=PlaceMinute.EVENT, check_ins__gt=0).aggregate(
+        first=Min("minute")
+    )["first"]
+
+
+def _step_totals() -> QuerySet:
+    """Each place's check-ins less check-outs per step of `step` microseconds from
+    `since` (-1: before it), of the kept minutes up to `until`."""
+    since = Param("since", DateTimeField())
+    step = Case(
+        When(minute__lt=since, then=Value(-1)),
+        default=Microseconds(F("minute") - since) / Param("step", BigIntegerField()),
+        output_field=BigIntegerField(),
+    )
+    return (
+        PlaceMinute.objects.filter(event=Param("event", Event._meta.pk), minute__lte=Param("until", DateTimeField()))
+        .annotate(step=step)
+        .order_by()
+        .values("area_key", "step")
+        .annotate(change=Sum(F("check_ins") - F("check_outs")))
+        .values_list("area_key", "step", "change")
+    )
+
+
+# Planned for each run: how many steps and minutes it reads depends on the event.
+_STEP_TOTALS = PreparedQuery(_step_totals, plan_each_run=True)
 
 
 def _floor(moment: datetime.datetime, step: datetime.timedelta) -> datetime.datetime:

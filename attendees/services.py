@@ -28,7 +28,6 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import (
-    BigIntegerField,
     BooleanField,
     Case,
     CharField,
@@ -37,7 +36,6 @@ from django.db.models import (
     Exists,
     Expression,
     F,
-    Func,
     IntegerField,
     Max,
     Model,
@@ -76,7 +74,18 @@ from .exceptions import (
     UnknownTicket,
     WrongEvent,
 )
-from .models import Area, Attendee, Event, OfflineScan, PlaceMinute, Record, RefusedScan, TimeInside, Visit
+from .models import (
+    Area,
+    Attendee,
+    Event,
+    Microseconds,
+    OfflineScan,
+    PlaceMinute,
+    Record,
+    RefusedScan,
+    TimeInside,
+    Visit,
+)
 from .prepared import Param, Prepared, PreparedQuery, update_sql
 
 User = AbstractBaseUser
@@ -353,20 +362,6 @@ def recount(*, events: QuerySet[Event] | None = None) -> None:
 # The figures kept as the stays are written: `PlaceMinute` and `TimeInside`.
 
 MINUTE = datetime.timedelta(minutes=1)
-
-
-class Microseconds(Func):
-    """A duration in whole microseconds."""
-
-    output_field = BigIntegerField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        # Django's durations are whole microseconds in SQL on SQLite already.
-        return compiler.compile(self.source_expressions[0])
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"(EXTRACT(EPOCH FROM ({sql})) * 1000000)::bigint", params
 
 
 def _keep_figures(

@@ -376,16 +376,52 @@ def floor_figures(event_id: int, now: datetime.datetime) -> dict:
 
 
 def floor_event_page(event_id: int, now: datetime.datetime) -> dict:
-    """What the event page shows, without the page, from the kept rows: the figures,
-    and the check-ins and check-outs per minute of every place, for the chart."""
+    """What the event page shows, without the page, from the kept rows: the figures, and
+    how many were inside each place at the chart's moments, from the kept minutes'
+    check-ins less check-outs summed per step."""
     figures = floor_figures(event_id, now)
     with connection.cursor() as cursor:
+        cursor.execute("SELECT starts_at, ends_at FROM attendees_event WHERE id = %s", [event_id])
+        starts, ends = (moment.replace(tzinfo=datetime.UTC) for moment in cursor.fetchone())
+        end = max(min(ends, now), starts)
+        step = CHART_STEP
+        while (end - starts) / step > selectors.MAX_STEPS:
+            step *= 2
+        since = CHART_ORIGIN + (starts - CHART_ORIGIN) // step * step
+        moments = [since + n * step for n in range(-(-(end - since) // step))] + [end]
+        if connection.vendor == "postgresql":
+            step_of = "CASE WHEN minute < %s THEN -1 ELSE FLOOR(EXTRACT(EPOCH FROM minute - %s) / %s)::bigint END"
+            times = [since, since]
+        else:
+            step_of = (
+                "CASE WHEN julianday(minute) < julianday(%s) THEN -1 "
+                "ELSE CAST(ROUND((julianday(minute) - julianday(%s)) * 86400) AS INTEGER) / %s END"
+            )
+            times = [f"{since:%Y-%m-%d %H:%M:%S}"] * 2
         cursor.execute(
-            "SELECT area_key, minute, check_ins, check_outs FROM attendees_placeminute WHERE event_id = %s",
-            [event_id],
+            f"SELECT area_key, {step_of} AS step, SUM(check_ins - check_outs) FROM attendees_placeminute "
+            "WHERE event_id = %s AND minute <= %s GROUP BY area_key, step",
+            [
+                *times,
+                step // datetime.timedelta(seconds=1),
+                event_id,
+                end if connection.vendor == "postgresql" else f"{end:%Y-%m-%d %H:%M:%S.%f}",
+            ],
         )
-        per_minute = cursor.fetchall()
-    return {"figures": figures, "per_minute": per_minute}
+        changes = {}
+        for key, number, change in cursor.fetchall():
+            changes.setdefault(key, {})[number] = change
+    lines = {}
+    for key, steps in changes.items():
+        counts = [steps.get(-1, 0)]
+        for number in range(len(moments) - 2):
+            counts.append(counts[-1] + steps.get(number, 0))
+        lines[key] = [*counts[: len(moments) - 1], sum(steps.values())]
+    return {"figures": figures, "moments": moments, "lines": lines}
+
+
+CHART_STEP = datetime.timedelta(minutes=15)
+CHART_ORIGIN = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
 
 # The measure
@@ -569,6 +605,13 @@ def _check_floors(event: Event, area: Area, reader) -> None:
         median_found = answer.pop("median_seconds_inside")
         if answer != app or abs((median_found or 0) - (app_median or 0)) > 0.01:
             raise RuntimeError(f"the {name}'s figures {answer} differ from the app's {app}")
+    page = floor_event_page(event.pk, now)
+    points, by_area = selectors.occupancy_by_area(event, now=now)
+    drawn = {0: [count for _, count in points]} | {
+        place.pk: [count for _, count in line] for place, line in by_area if place.pk in page["lines"]
+    }
+    if page["moments"] != [at for at, _ in points] or page["lines"] != drawn:
+        raise RuntimeError(f"the floor's chart {page['lines']} differs from the app's {drawn}")
     served_area = expect(reader.get(f"/api/areas/{area.pk}/"), 200).json()
     if json.loads(floor_area(area.pk)) != served_area or json.loads(history_area(area.pk)) != served_area:
         raise RuntimeError("the floor's or the history's area differs from the API's")

@@ -287,11 +287,10 @@ def counts_drawn(svg: ET.Element, line: ET.Element) -> list[int]:
 
 
 def test_occupancy_by_area_counts_who_is_in_each_area_at_the_events_times(morning, garden, hall, workshop):
-    points = selectors.occupancy(morning, now=at(12, 0))
-
-    by_area = selectors.occupancy_by_area(morning, moments=[moment for moment, _ in points])
+    points, by_area = selectors.occupancy_by_area(morning, now=at(12, 0))
 
     quarters = [at(10, 0), at(10, 15), at(10, 30), at(10, 45), at(11, 0)]
+    assert points == selectors.occupancy(morning, now=at(12, 0))
     assert [moment for moment, _ in points] == quarters
     assert [count for _, count in points] == [0, 1, 3, 4, 3]
     assert [(area, [count for _, count in line]) for area, line in by_area] == [
@@ -307,11 +306,10 @@ def test_occupancy_by_area_reads_two_queries_whatever_the_number_of_areas(
     morning, django_assert_num_queries, extra_areas
 ):
     Area.objects.bulk_create(Area(event=morning, name=f"Room {n}") for n in range(extra_areas))
-    moments = [moment for moment, _ in selectors.occupancy(morning, now=at(12, 0))]
 
-    # The areas, and the kept minutes of every place.
+    # The areas, and the kept minutes of every place summed per step.
     with django_assert_num_queries(2):
-        by_area = selectors.occupancy_by_area(morning, moments=moments)
+        _, by_area = selectors.occupancy_by_area(morning, now=at(12, 0))
 
     assert len(by_area) == 3 + extra_areas
 
@@ -320,10 +318,11 @@ def test_occupancy_by_area_leaves_out_another_events_areas(morning, other_event,
     elsewhere = Area.objects.create(event=other_event, name="Main hall")
     check_in(make_attendee(event=other_event), at(10, 5), elsewhere)
 
-    by_area = selectors.occupancy_by_area(morning, moments=[at(10, 15), at(11, 0)])
+    _, by_area = selectors.occupancy_by_area(morning, now=at(11, 0))
 
     assert elsewhere not in [area for area, _ in by_area]
-    assert dict((area.name, [count for _, count in line]) for area, line in by_area)["Main hall"] == [1, 0]
+    # This event's Main hall only: the other's, entered at 10:05, adds no one.
+    assert dict((area.name, [count for _, count in line]) for area, line in by_area)["Main hall"] == [0, 1, 2, 1, 0]
 
 
 def test_event_page_chart_draws_one_line_per_area_beside_the_events(admin_superuser_client, morning):

@@ -324,3 +324,72 @@ def test_two_check_ins_at_one_instant_and_a_check_out_then_add_up_in_order(event
 
     assert kept_minutes(event) == {(0, MORNING): (3, 1, 3, at + datetime.timedelta(seconds=1))}
     assert_counts_match_open_stays()
+
+
+def _minute(moment: datetime.datetime) -> datetime.datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def occupancy_from_stays(event, moments: list[datetime.datetime]) -> dict[int | None, list[int]]:
+    """How many were inside the event (key None) and each area at `moments`, counted from
+    the standing stays: a stay counts from the minute after its check-in's minute began,
+    until its check-out's, and at the last moment all of its minutes up to it count."""
+    lines = {}
+    for key in [None, *event.areas.values_list("pk", flat=True)]:
+        stays = Visit.objects.filter(attendee__event=event, area=key, voided_at__isnull=True)
+        counts = []
+        for n, at in enumerate(moments):
+            last = n == len(moments) - 1
+
+            def before(moment, at=at, last=last):
+                return moment is not None and (_minute(moment) <= at if last else _minute(moment) < at)
+
+            counts.append(sum(before(s.checked_in_at) for s in stays) - sum(before(s.checked_out_at) for s in stays))
+        lines[key] = counts
+    return lines
+
+
+@pytest.mark.parametrize(
+    "hours, now_after, step_minutes",
+    [
+        (3, 4, 15),  # over: records after its end count at no moment
+        (3, 1.7, 15),  # under way: the last moment is now
+        (60, 61, 30),  # three days: the step widens to keep at most 192 points
+    ],
+)
+def test_the_chart_counts_at_each_moment_what_the_stays_give(
+    event, hall, make_attendee, hours, now_after, step_minutes
+):
+    event.starts_at, event.ends_at = MORNING, MORNING + hours * HOUR
+    event.save()
+    garden = Area.objects.create(event=event, name="Garden")
+    minute, second = datetime.timedelta(minutes=1), datetime.timedelta(seconds=1)
+    times = [
+        MORNING - 10 * minute,  # before the start
+        MORNING + 15 * minute - second,  # just before a step
+        MORNING + 15 * minute,  # on a step
+        MORNING + 45 * minute + 30 * second,
+        MORNING + hours * HOUR - 2 * minute,
+        MORNING + hours * HOUR,  # at the end
+        MORNING + hours * HOUR + 20 * minute,  # after the end
+    ]
+    people = [make_attendee() for _ in range(6)]
+    for n, person in enumerate(people):
+        area = [None, hall, garden][n % 3]
+        services.check_in(attendee=person, by=None, at=times[n], area=area)
+        if n % 2 == 0:
+            services.check_out(attendee=person, by=None, at=times[n + 1])
+    services.check_in(attendee=people[1], by=None, at=times[6], area=garden)  # a move after the end
+    now = MORNING + now_after * HOUR
+
+    points, by_area = selectors.occupancy_by_area(event, now=now)
+
+    moments = [at for at, _ in points]
+    assert moments[1] - moments[0] == datetime.timedelta(minutes=step_minutes)
+    assert len(moments) <= selectors.MAX_STEPS + 1
+    expected = occupancy_from_stays(event, moments)
+    assert [count for _, count in points] == expected[None]
+    assert {area.pk: [count for _, count in line] for area, line in by_area} == {
+        key: counts for key, counts in expected.items() if key is not None
+    }
+    assert points == selectors.occupancy(event, now=now)

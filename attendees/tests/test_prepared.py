@@ -241,8 +241,8 @@ def test_the_figures_are_planned_for_each_event(make_attendee, door_staff):
         for _ in range(4):
             for event in (large, small):
                 selectors.attendance_figures(event)
-                selectors.place_minutes(event)
-    statements = (selectors._PLACE_TOTALS, selectors._MIDDLE_TIMES, selectors._PLACE_MINUTES)
+                selectors.occupancy_by_area(event)
+    statements = (selectors._PLACE_TOTALS, selectors._MIDDLE_TIMES, selectors._STEP_TOTALS)
     assert not [query["sql"] for query in runs.captured_queries if query["sql"].startswith(("PREPARE", "EXECUTE"))]
     with connection.cursor() as cursor:
         cursor.execute(
