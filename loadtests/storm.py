@@ -9,6 +9,10 @@ its own event and attendees through the API, and runs:
 
 1. races: 50 simultaneous check-outs of one attendee who is inside, and 50
    simultaneous check-ins of one who has left: exactly one 201 each, the rest 409;
+   and 100 attendees outside checking in at once to an area of capacity 10: exactly
+   ten 201s, ninety 409s `capacity_reached`, ten inside the area and ten more inside
+   the event, ten check-ins recorded in each and nothing for the refused (the ten then
+   leave by a bulk check-out, which empties the area);
 2. a storm: clients sending random check-ins, check-outs and bulk check-outs over 30
    attendees while, at the same time, other clients move the same attendees between
    three areas of the event (one of them small: 5 places), take them out of areas and
@@ -71,6 +75,9 @@ class Sizes:
     """The sizes of a run; the defaults are the full run's."""
 
     race_clients: int = 50
+    # The contract's race for a place: this many outside check in at once to an area of `capacity_race_places`.
+    capacity_race_clients: int = 100
+    capacity_race_places: int = 10
     storm_clients: int = 8
     storm_requests: int = 150
     storm_attendees: int = 30
@@ -629,6 +636,63 @@ def stays_in_database(event_id: int) -> Stays:
         connections.close_all()
 
 
+def capacity_race(site: Site, sizes: Sizes) -> Row:
+    """Everyone outside checks in to one area at once: exactly its capacity is admitted,
+    to the area and the event; the refused record nothing. In an event of its own, which
+    the other scenarios' checks of every area and attendee leave alone."""
+    storm_event = site.event_id
+    site.create_event(f"Capacity race {os.getpid()}")
+    try:
+        return _capacity_race(site, sizes)
+    finally:
+        site.event_id = storm_event
+
+
+def _capacity_race(site: Site, sizes: Sizes) -> Row:
+    clients, places = sizes.capacity_race_clients, sizes.capacity_race_places
+    row = Row(f"capacity race: {clients} x checkin, area of {places}")
+    pks = site.create_attendees(clients, "capacityrace")
+    area = site.create_area("Capacity race room", places)
+    event_inside = site.event()["inside"]
+    replies: dict[int, Answer] = {}
+
+    def work(index: int, client: Client) -> None:
+        reply = client.send("POST", f"/api/attendees/{pks[index]}/checkin/", {"area": area})
+        row.count(reply)
+        with row.lock:
+            replies[pks[index]] = reply
+
+    run_together(clients, work, site, row)
+    for reply in replies.values():
+        check_conflict(row, reply, {"capacity_reached"})
+    admitted = sorted(pk for pk, reply in replies.items() if reply.status == 201)
+    if len(admitted) != places:
+        row.problem(f"expected exactly {places} 201s, got {len(admitted)}")
+    in_area = site.admin.get(f"/api/areas/{area}/")["inside"]
+    entered = site.event()["inside"] - event_inside
+    histories = site.histories(pks)
+    area_ins = sum(r.area == area and r.type == "check_in" for h in histories.values() for r in h.records)
+    count_records(row, expected=len(admitted), recorded=sum(len(h.ins) for h in histories.values()))
+    count_records(row, expected=len(admitted), recorded=area_ins)
+    for pk, history in histories.items():
+        if (pk in admitted) != (history.area == area and history.is_checked_in):
+            row.problem(f"attendee {pk} answered {replies[pk].status} but is shown in area {history.area}")
+        for text in history.problems():
+            row.problem(f"attendee {pk}: {text}")
+    if in_area != places or entered != places:
+        row.problem(f"{in_area} inside the area and {entered} more inside the event, expected {places} each")
+    reply = site.admin.send("POST", "/api/attendees/bulk-checkout/", {"ids": admitted})
+    check_bulk(row, reply, admitted)
+    emptied = site.admin.get(f"/api/areas/{area}/")["inside"]
+    if emptied:
+        row.problem(f"{emptied} still inside the area after the bulk check-out")
+    row.notes.append(
+        f"{len(admitted)} admitted; area {in_area}/{places}, event +{entered}; {area_ins} check-ins recorded in the "
+        f"area; {emptied} in the area after the bulk check-out of the admitted"
+    )
+    return row
+
+
 def check_bulk(row: Row, reply: Answer, ids: list[int]) -> None:
     body = reply.body if isinstance(reply.body, dict) else {}
     if reply.status != 200 or body.get("checked_out", 0) + body.get("skipped", 0) != len(ids):
@@ -749,21 +813,24 @@ COLUMNS = [
 
 
 def table(rows: list[Row]) -> str:
+    # The scenarios' column as wide as the longest name.
+    widths = [max(COLUMNS[0][2], *(len(row.scenario) for row in rows)), *(width for _, _, width in COLUMNS[1:])]
+
     def line(values: list[str]) -> str:
         cells = [
             value.ljust(width) if index == 0 else value.rjust(width)
-            for index, (value, (_, _, width)) in enumerate(zip(values, COLUMNS, strict=True))
+            for index, (value, width) in enumerate(zip(values, widths, strict=True))
         ]
         return "| " + " | ".join(cells) + " |"
 
     def check(row: Row) -> str:
         # A check spans the figures' columns: what it found, and whether that holds.
-        span = sum(width + 3 for _, _, width in COLUMNS[1:]) - 3
+        span = sum(width + 3 for width in widths[1:]) - 3
         verdict = "FAILED" if row.failed else "ok"
-        return f"| {row.scenario.ljust(COLUMNS[0][2])} | {row.figure} {verdict.rjust(span - len(row.figure) - 1)} |"
+        return f"| {row.scenario.ljust(widths[0])} | {row.figure} {verdict.rjust(span - len(row.figure) - 1)} |"
 
     header = line([title for _, title, _ in COLUMNS])
-    rule = "|" + "|".join("-" * (width + 2) for _, _, width in COLUMNS) + "|"
+    rule = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
     body = [
         check(row) if row.figure is not None else line([str(getattr(row, name)) for name, _, _ in COLUMNS])
         for row in rows
@@ -782,6 +849,7 @@ def run_scenarios(site: Site, sizes: Sizes, seed: int) -> list[Row]:
             "race checkin",
             lambda: race(site, sizes, action="checkin", start_state="left", conflict="already_checked_in"),
         ),
+        ("capacity race", lambda: capacity_race(site, sizes)),
         ("storm", lambda: storm(site, sizes, seed)),
         ("retries checkin", lambda: retries(site, sizes, action="checkin")),
         ("retries checkout", lambda: retries(site, sizes, action="checkout")),

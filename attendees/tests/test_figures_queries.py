@@ -350,7 +350,7 @@ def occupancy_from_stays(event, moments: list[datetime.datetime]) -> dict[int | 
 
 
 @pytest.mark.parametrize(
-    "hours, now_after, step_minutes",
+    ("hours", "now_after", "step_minutes"),
     [
         (3, 4, 15),  # over: records after its end count at no moment
         (3, 1.7, 15),  # under way: the last moment is now
