@@ -659,7 +659,7 @@ def test_someone_allowed_to_override_capacity_admits_anyway_into_a_full_area(
 
     expect_result(page, "checked-in", "Checked in", "Ada Lovelace")
     expect(admit).to_be_hidden()
-    expect(place(page)).to_have_text("Workshop4 / 3 insideFull")
+    expect(place(page)).to_have_text("Workshop4 / 3 insideOver capacity")
     screenshot(page, "admitted anyway")
     event_record, area_record = records_of(people["ada"])
     assert (area_record.area_id, area_record.capacity_override, area_record.source) == (workshop.pk, True, "scan")

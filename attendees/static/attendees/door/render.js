@@ -308,7 +308,8 @@
   }
 
   // How full the chosen place (the event, or an area) is: "inside / capacity", amber
-  // from 80 % and red at 100 %, said in words too. An event without a capacity shows
+  // from 80 % and red at 100 %, said in words too ("Over capacity" once some were
+  // admitted anyway, or the capacity lowered). An event without a capacity shows
   // nothing here: its number inside is among the counts already.
   function renderPlace(element, place) {
     element.replaceChildren();
@@ -337,7 +338,8 @@
     if (level !== "open") {
       const word = document.createElement("span");
       word.className = "place-level";
-      word.textContent = level === "full" ? t("Full") : t("Nearly full");
+      word.textContent =
+        level === "nearly-full" ? t("Nearly full") : place.inside > place.capacity ? t("Over capacity") : t("Full");
       element.append(word);
     }
     element.dataset.level = level;
