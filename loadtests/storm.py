@@ -676,7 +676,8 @@ def _capacity_race(site: Site, sizes: Sizes) -> Row:
     count_records(row, expected=len(admitted), recorded=area_ins)
     for pk, history in histories.items():
         if (pk in admitted) != (history.area == area and history.is_checked_in):
-            row.problem(f"attendee {pk} answered {replies[pk].status} but is shown in area {history.area}")
+            answered = replies[pk].status if pk in replies else "nothing"
+            row.problem(f"attendee {pk} answered {answered} but is shown in area {history.area}")
         for text in history.problems():
             row.problem(f"attendee {pk}: {text}")
     if in_area != places or entered != places:
@@ -814,7 +815,7 @@ COLUMNS = [
 
 def table(rows: list[Row]) -> str:
     # The scenarios' column as wide as the longest name.
-    widths = [max(COLUMNS[0][2], *(len(row.scenario) for row in rows)), *(width for _, _, width in COLUMNS[1:])]
+    widths = [max([COLUMNS[0][2], *(len(row.scenario) for row in rows)]), *(width for _, _, width in COLUMNS[1:])]
 
     def line(values: list[str]) -> str:
         cells = [
