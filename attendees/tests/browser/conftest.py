@@ -8,6 +8,8 @@ Screenshots of each step go to `screenshots/` at the top of the repository (git-
 import importlib.util
 import os
 import re
+import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -82,6 +84,23 @@ def new_page(chromium, live_server):
     yield make
     for context in contexts:
         context.close()
+    _wait_for_the_live_server_to_answer()
+
+
+# A request the live server still serves when the test's data is flushed holds SQLite's
+# tables locked ("database table is locked"): a page that polls, or syncs once back online,
+# may have sent one just before its context closed.
+SERVING_SECONDS = 5
+
+
+def _wait_for_the_live_server_to_answer() -> None:
+    """Wait, at most `SERVING_SECONDS`, until the live server's request threads have
+    ended: they end once the browser has closed their connections."""
+    deadline = time.monotonic() + SERVING_SECONDS
+    while time.monotonic() < deadline and any(
+        thread.name.endswith("(process_request_thread)") for thread in threading.enumerate()
+    ):
+        time.sleep(0.02)
 
 
 @pytest.fixture
