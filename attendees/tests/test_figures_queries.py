@@ -335,8 +335,9 @@ def _minute(moment: datetime.datetime) -> datetime.datetime:
 
 def occupancy_from_stays(event, moments: list[datetime.datetime]) -> dict[int | None, list[int]]:
     """How many were inside the event (key None) and each area at `moments`, counted from
-    the standing stays: a stay counts from the minute after its check-in's minute began,
-    until its check-out's, and at the last moment all of its minutes up to it count."""
+    the standing stays: a stay counts at a moment after the start of its check-in's
+    minute and up to the start of its check-out's; at the last moment, minutes starting
+    at it count too."""
     lines = {}
     for key in [None, *event.areas.values_list("pk", flat=True)]:
         stays = Visit.objects.filter(attendee__event=event, area=key, voided_at__isnull=True)
