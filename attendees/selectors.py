@@ -353,7 +353,8 @@ def occupancy_by_area(
 ) -> tuple[list[Point], list[tuple[Area, list[Point]]]]:
     """The event's `occupancy`, and beside it the people in each of its areas at the
     same moments: every area of the event, by name. Two queries whatever the number of
-    areas: the areas, and the kept minutes summed per step of every place at once."""
+    areas: the areas, and the kept minutes summed per step of every place at once
+    (three for an event without a start: its first check-in)."""
     moments, lines = _occupancy_lines(event, step=step, now=now)
     if not moments:
         return [], []
